@@ -1,0 +1,222 @@
+/* bench_pbs.c — `cml bench pbs`: parameters, key generation, key sizes,
+ * keyswitch and bootstrap latency, batch throughput, and the FFT floor of
+ * one blind rotation, per precision. One figure a line, `name value unit`,
+ * names fixed so scripts can read them (see docs/runtime.md).
+ *
+ * pbs.pP is the bootstrap alone (modulus switch, blind rotation, sample
+ * extraction: what the FFT floor bounds); ks.pP the keyswitch before it;
+ * pbs_batch.* counts whole KS+PBS per second. fft_floor.pP times exactly the
+ * FFTW transforms and pointwise products one blind rotation needs. */
+#include "bench.h"
+
+#include "fft.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The FFT work of one blind rotation: per CMux, (k+1)*l forward transforms,
+ * (k+1)^2*l pointwise multiply-adds, (k+1) inverse transforms. */
+static double fft_floor_ms(const cml_params *p, const cml_fft *fft, int reps) {
+    const size_t k1 = p->glwe_dimension + 1, l = p->pbs_level, h = fft->half;
+    cml_cplx *in = cml_fft_alloc(fft, k1 * l), *acc = cml_fft_alloc(fft, k1),
+             *key = cml_fft_alloc(fft, k1 * l * k1);
+    for (size_t i = 0; i < k1 * l * h; i++) in[i] = (cml_cplx){(double)(i % 7), 1.0};
+    for (size_t i = 0; i < k1 * l * k1 * h; i++) key[i] = (cml_cplx){0.5, (double)(i % 3)};
+    double *t = malloc((size_t)reps * sizeof *t);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_ms();
+        for (uint32_t i = 0; i < p->lwe_dimension; i++) {
+            memset(acc, 0, k1 * h * sizeof *acc);
+            for (size_t row = 0; row < k1 * l; row++) {
+                fftw_execute_dft(fft->forward, (fftw_complex *)(in + row * h),
+                                 (fftw_complex *)(in + row * h));
+                for (size_t o = 0; o < k1; o++)
+                    cml_fft_mac(fft, acc + o * h, in + row * h, key + (row * k1 + o) * h);
+            }
+            for (size_t o = 0; o < k1; o++)
+                fftw_execute_dft(fft->backward, (fftw_complex *)(acc + o * h),
+                                 (fftw_complex *)(acc + o * h));
+            /* values overflow to inf/NaN after a few rounds: harmless, x86
+             * floating point runs at full speed on them (only subnormals
+             * are slow, and repeated growth never produces those) */
+        }
+        t[r] = now_ms() - t0;
+    }
+    double m = median(t, reps);
+    free(t);
+    cml_fft_free(in);
+    cml_fft_free(acc);
+    cml_fft_free(key);
+    return m;
+}
+
+static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double p_error, int reps) {
+    cml_params p;
+    if (cml_params_select(prec, 1.0, p_error, &p)) {
+        fprintf(stderr, "cml bench pbs: %s\n", cml_last_error());
+        return 1;
+    }
+    printf("params.p%u.n %u count\n", prec, p.lwe_dimension);
+    printf("params.p%u.k %u count\n", prec, p.glwe_dimension);
+    printf("params.p%u.N %u count\n", prec, p.polynomial_size);
+    printf("params.p%u.pbs_base_log %u bits\n", prec, p.pbs_base_log);
+    printf("params.p%u.pbs_level %u count\n", prec, p.pbs_level);
+    printf("params.p%u.ks_base_log %u bits\n", prec, p.ks_base_log);
+    printf("params.p%u.ks_level %u count\n", prec, p.ks_level);
+    printf("params.p%u.log2_p_error %.2f log2\n", prec, p.log2_p_error);
+    fflush(stdout);
+
+    cml_client_key *ck = NULL;
+    cml_server_key *sk = NULL;
+    cml_lut *lut = NULL;
+    cml_ct *ct = NULL;
+    int rc = 1;
+    double t0 = now_ms();
+    if (cml_client_key_create(&p, &ck) || cml_server_key_create(ctx, ck, &sk)) goto out;
+    printf("keygen.p%u %.1f ms\n", prec, now_ms() - t0);
+    printf("bsk.p%u %.2f MB\n", prec, (double)cml_server_key_bsk_bytes(sk) / 1e6);
+    printf("ksk.p%u %.2f MB\n", prec, (double)cml_server_key_ksk_bytes(sk) / 1e6);
+    fflush(stdout);
+
+    size_t M = (size_t)1 << prec, sz = cml_lwe_size(&p);
+    int64_t *table = malloc(M * sizeof *table), *msg = malloc(M * sizeof *msg);
+    for (size_t i = 0; i < M; i++) table[i] = (int64_t)((i * 7 + 3) % M), msg[i] = (int64_t)i;
+    if (cml_lut_create(&p, prec, 0, prec, table, &lut) || cml_encrypt(ck, msg, M, prec, &ct)) goto out;
+
+    const cml_fft *fft;
+    if (cml_context_fft(ctx1, p.polynomial_size, &fft)) goto out;
+    uint32_t *small = malloc((p.lwe_dimension + 1) * sizeof *small);
+    uint64_t *res = malloc(sz * sizeof *res);
+    double *t = malloc((size_t)reps * sizeof *t);
+    for (int r = 0; r < reps; r++) {
+        t0 = now_ms();
+        cml_keyswitch_raw(sk, small, cml_ct_data(ct) + (size_t)r % M * sz);
+        t[r] = now_ms() - t0;
+    }
+    double ks = median(t, reps);
+    printf("ks.p%u %.3f ms\n", prec, ks);
+    for (int r = 0; r < reps; r++) {
+        const uint64_t *in = cml_ct_data(ct) + (size_t)r % M * sz;
+        t0 = now_ms();
+        cml_pbs(ctx1, sk, lut, res, in);
+        t[r] = now_ms() - t0;
+    }
+    double kspbs = median(t, reps);
+    printf("pbs.p%u %.3f ms\n", prec, kspbs - ks);
+    printf("ks_pbs.p%u %.3f ms\n", prec, kspbs);
+    fflush(stdout);
+
+    /* batch throughput: enough bootstraps to keep every thread busy */
+    size_t batch = 4 * cml_context_threads(ctx);
+    if (batch < 8) batch = 8;
+    uint64_t *bin = malloc(batch * sz * sizeof *bin), *bout = malloc(batch * sz * sizeof *bout);
+    for (size_t i = 0; i < batch; i++) memcpy(bin + i * sz, cml_ct_data(ct) + (i % M) * sz, sz * 8);
+    const cml_lut *luts[1] = {lut};
+    t0 = now_ms();
+    cml_pbs_batch(ctx1, sk, luts, 1, bout, bin, batch);
+    double t1 = now_ms() - t0;
+    printf("pbs_batch.p%u.t1 %.1f pbs/s\n", prec, (double)batch / t1 * 1e3);
+    t0 = now_ms();
+    cml_pbs_batch(ctx, sk, luts, 1, bout, bin, batch);
+    double tall = now_ms() - t0;
+    printf("pbs_batch.p%u.tall %.1f pbs/s\n", prec, (double)batch / tall * 1e3);
+    printf("pbs_batch.p%u.threads %u count\n", prec, cml_context_threads(ctx));
+
+    double floor_ms = fft_floor_ms(&p, fft, reps < 5 ? reps : 5);
+    printf("fft_floor.p%u %.3f ms\n", prec, floor_ms);
+    printf("pbs_over_floor.p%u %.3f ratio\n", prec, (kspbs - ks) / floor_ms);
+    fflush(stdout);
+    free(small);
+    free(res);
+    free(t);
+    free(bin);
+    free(bout);
+    free(table);
+    free(msg);
+    rc = 0;
+out:
+    if (rc) fprintf(stderr, "cml bench pbs: %s\n", cml_last_error());
+    cml_ct_destroy(ct);
+    cml_lut_destroy(lut);
+    cml_server_key_destroy(sk);
+    cml_client_key_destroy(ck);
+    return rc;
+}
+
+static void usage(FILE *f) {
+    fputs("usage: cml bench pbs [--precision P] [--p-error E] [--runs R]\n"
+          "  Benchmarks keygen, keyswitch and programmable bootstrapping for each\n"
+          "  precision 1..8 (or only P), with parameters chosen for failure\n"
+          "  probability E per bootstrap (default 2^-40). R: timed runs (default 20).\n"
+          "  Prints `name value unit` lines; CML_THREADS sets the thread count.\n",
+          f);
+}
+
+int cml_bench_pbs(int argc, char **argv) {
+    uint32_t lo = 1, hi = 8;
+    double p_error = ldexp(1.0, -40);
+    int reps = 20;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        char *end = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--precision") && i + 1 < argc) {
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > (long)CML_PRECISION_MAX) {
+                fprintf(stderr, "cml bench pbs: --precision takes 1..%u, not '%s'\n", CML_PRECISION_MAX, argv[i]);
+                return 2;
+            }
+            lo = hi = (uint32_t)v;
+        } else if (!strcmp(a, "--p-error") && i + 1 < argc) {
+            p_error = strtod(argv[++i], &end);
+            if (*end || !(p_error > 0 && p_error < 1)) {
+                fprintf(stderr, "cml bench pbs: --p-error takes a probability in (0, 1), not '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--runs") && i + 1 < argc) {
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 100000) {
+                fprintf(stderr, "cml bench pbs: --runs takes 1..100000, not '%s'\n", argv[i]);
+                return 2;
+            }
+            reps = (int)v;
+        } else {
+            fprintf(stderr, "cml bench pbs: unknown argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    cml_context *ctx = NULL, *ctx1 = NULL;
+    if (cml_context_create(0, &ctx) || cml_context_create(1, &ctx1)) {
+        fprintf(stderr, "cml bench pbs: %s\n", cml_last_error());
+        cml_context_destroy(ctx);
+        return 1;
+    }
+    int rc = 0;
+    for (uint32_t p = lo; p <= hi && !rc; p++) rc = bench_one(ctx, ctx1, p, p_error, reps);
+    cml_context_destroy(ctx);
+    cml_context_destroy(ctx1);
+    return rc;
+}

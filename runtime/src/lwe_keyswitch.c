@@ -1,0 +1,47 @@
+/* lwe_keyswitch.c — LWE keyswitch from the big key (k*N, 64-bit torus) to
+ * the small key (n, 32-bit torus; see internal.h for why):
+ *   out = (0, b) - sum_i sum_j digit_j(a_i) * KSK[i][j].
+ * Phase is kept up to the decomposition rounding and the key rows' noise
+ * (see params.c). The inner loop is a scaled vector subtract over n+1
+ * 32-bit words. Also the small-key modulus switches. */
+#include "decomposition.h"
+#include "internal.h"
+
+#include <string.h>
+
+void cml_keyswitch_raw(const cml_server_key *sk, uint32_t *restrict out, const uint64_t *in) {
+    const cml_params *p = &sk->params;
+    const size_t n = p->lwe_dimension, d = cml_big_dim(p);
+    const uint32_t bl = p->ks_base_log, l = p->ks_level;
+    memset(out, 0, n * sizeof *out);
+    out[n] = cml_torus_to32(in[d]);
+    for (size_t i = 0; i < d; i++) {
+        uint64_t state = decomp_round(in[i], bl * l);
+        const uint32_t *rows = sk->ksk + i * l * (n + 1);
+        for (uint32_t j = l; j >= 1; j--) {
+            int64_t digit = decomp_next_digit(&state, bl);
+            if (!digit) continue;
+            const uint32_t *restrict row = rows + (size_t)(j - 1) * (n + 1);
+            const uint32_t m = (uint32_t)digit;
+            for (size_t w = 0; w <= n; w++) out[w] -= m * row[w];
+        }
+    }
+}
+
+uint32_t cml_lwe_phase_raw32(const uint32_t *ct, const uint64_t *key, size_t dim) {
+    uint32_t s = 0;
+    for (size_t i = 0; i < dim; i++) s += ct[i] * (uint32_t)key[i];
+    return ct[dim] - s;
+}
+
+void cml_modswitch_centered(const uint32_t *ct, uint32_t n, uint32_t log2_2n, uint32_t *out) {
+    /* rounding error of a_i on the 32-bit torus: e_i = round(a_i) * 2^shift - a_i */
+    const uint32_t shift = 32 - log2_2n;
+    uint32_t half_err_sum = 0; /* sum of e_i / 2, mod 2^32 like the body it corrects */
+    for (uint32_t i = 0; i < n; i++) {
+        out[i] = cml_modswitch(ct[i], log2_2n);
+        uint32_t back = out[i] << shift;
+        half_err_sum += (uint32_t)((int32_t)(back - ct[i]) / 2);
+    }
+    out[n] = cml_modswitch(ct[n] + half_err_sum, log2_2n);
+}

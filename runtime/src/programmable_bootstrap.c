@@ -1,0 +1,221 @@
+/* programmable_bootstrap.c — keyswitch + programmable bootstrap (the KS->PBS
+ * atomic pattern) and its batch form.
+ *
+ *   small = keyswitch(in)                      big key -> small key
+ *   (a~, b~) = modswitch(small) to Z_2N        (signed input: +2^(p-1) first)
+ *   ACC = X^(-b~) * lut                        trivial GLWE
+ *   for i < n:  ACC += ExtProd(BSK_i, X^(a~_i) ACC - ACC)     (CMux)
+ *   out = sample_extract(ACC, 0)               back under the big key
+ *
+ * The external product works in the Fourier domain: each of the k+1 input
+ * polynomials is decomposed into `level` digit polynomials, each transformed
+ * once; products with the Fourier BSK accumulate per output polynomial; one
+ * inverse FFT per output polynomial. The rotation, subtraction, gadget
+ * decomposition, folding and twisting are fused into one pass over the
+ * accumulator, so the work beyond FFTW's is a few operations per coefficient.
+ * Hot functions take caller scratch (pbs_scratch) so batches allocate once
+ * per worker. */
+#include "decomposition.h"
+#include "fft.h"
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pbs_scratch {
+    uint32_t *small;   /* n+1: keyswitched ciphertext, 32-bit torus */
+    uint64_t *acc;     /* (k+1)*N: accumulator */
+    uint64_t *diff;    /* N: one rotated-minus-original polynomial */
+    cml_cplx *digits;  /* N/2: one transformed digit polynomial */
+    cml_cplx *facc;    /* (k+1) * N/2: Fourier accumulators */
+} pbs_scratch;
+
+static void scratch_free(pbs_scratch *s) {
+    if (!s) return;
+    free(s->small);
+    free(s->acc);
+    cml_fft_free(s->digits);
+    cml_fft_free(s->facc);
+    memset(s, 0, sizeof *s);
+}
+
+static cml_status scratch_alloc(const cml_params *p, const cml_fft *fft, pbs_scratch *s) {
+    const size_t k1 = p->glwe_dimension + 1, N = p->polynomial_size;
+    s->small = malloc((p->lwe_dimension + 1) * sizeof *s->small);
+    s->acc = malloc((k1 * N + N) * sizeof *s->acc);
+    s->diff = s->acc ? s->acc + k1 * N : NULL;
+    s->digits = cml_fft_alloc(fft, 1);
+    s->facc = cml_fft_alloc(fft, k1);
+    if (!s->small || !s->acc || !s->digits || !s->facc) {
+        scratch_free(s);
+        return cml_error(CML_ERR_NOMEM, "out of memory allocating bootstrap scratch");
+    }
+    return CML_OK;
+}
+
+/* out = X^r * in (negacyclic), r in [0, 2N). */
+static void poly_rotate(uint64_t *restrict out, const uint64_t *restrict in, uint32_t N, uint32_t r) {
+    int neg = r >= N;
+    if (neg) r -= N;
+    /* coefficients [0, N-r) move up by r; the rest wrap to the bottom negated */
+    for (uint32_t j = 0; j < r; j++) out[j] = neg ? in[j + N - r] : (uint64_t)0 - in[j + N - r];
+    for (uint32_t j = r; j < N; j++) out[j] = neg ? (uint64_t)0 - in[j - r] : in[j - r];
+}
+
+/* st[j] = decomp_round((X^r in - in)[j]): rotation, subtraction and the
+ * decomposition's rounding in one pass, split at the wrap point so both
+ * halves are straight vectorisable loops. r in [1, 2N). */
+static void rotate_sub_round(uint64_t *restrict st, const uint64_t *restrict in, uint32_t N,
+                             uint32_t r, uint32_t total) {
+    const int neg = r >= N;
+    if (neg) r -= N;
+    const uint64_t *wrap = in + N - r; /* source of coefficients j < r */
+    if (!neg) {
+        for (uint32_t j = 0; j < r; j++) st[j] = decomp_round((uint64_t)0 - wrap[j] - in[j], total);
+        for (uint32_t j = r; j < N; j++) st[j] = decomp_round(in[j - r] - in[j], total);
+    } else {
+        for (uint32_t j = 0; j < r; j++) st[j] = decomp_round(wrap[j] - in[j], total);
+        for (uint32_t j = r; j < N; j++) st[j] = decomp_round((uint64_t)0 - in[j - r] - in[j], total);
+    }
+}
+
+/* Peels one digit off every coefficient's state and writes the folded,
+ * twisted complex vector of that digit polynomial. */
+static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, size_t h,
+                              uint32_t bl, const cml_cplx *restrict tw) {
+    uint64_t *restrict lo = st, *restrict hi = st + h;
+    for (size_t j = 0; j < h; j++) {
+        double re = (double)decomp_next_digit(&lo[j], bl);
+        double im = (double)decomp_next_digit(&hi[j], bl);
+        out[j].re = re * tw[j].re - im * tw[j].im;
+        out[j].im = re * tw[j].im + im * tw[j].re;
+    }
+}
+
+/* ACC += ExtProd(ggsw, X^r ACC - ACC) */
+static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
+                        uint32_t r, pbs_scratch *s) {
+    const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
+    const uint32_t bl = p->pbs_base_log;
+    const size_t h = fft->half;
+    for (uint32_t c = 0; c < k1; c++) {
+        rotate_sub_round(s->diff, s->acc + (size_t)c * N, N, r, bl * l);
+        /* digits come out least significant level first */
+        for (uint32_t lev = l; lev >= 1; lev--) {
+            cml_cplx *d = s->digits;
+            digits_fold_twist(d, s->diff, h, bl, fft->twist);
+            cml_fft_forward_inplace(fft, d);
+            const cml_cplx *row = ggsw + ((size_t)c * l + (lev - 1)) * k1 * h;
+            if (c == 0 && lev == l) {
+                for (uint32_t o = 0; o < k1; o++) cml_fft_mul(fft, s->facc + o * h, d, row + o * h);
+            } else {
+                for (uint32_t o = 0; o < k1; o++) cml_fft_mac(fft, s->facc + o * h, d, row + o * h);
+            }
+        }
+    }
+    for (uint32_t o = 0; o < k1; o++)
+        cml_fft_backward_add_torus(fft, s->facc + o * h, s->acc + (size_t)o * N);
+}
+
+/* Blind rotation and sample extraction of a small-key ciphertext in s->small. */
+static void bootstrap_small(const cml_server_key *sk, const cml_fft *fft, const cml_lut *lut,
+                            uint64_t *out, pbs_scratch *s) {
+    const cml_params *p = &sk->params;
+    const uint32_t k = p->glwe_dimension, N = p->polynomial_size, n = p->lwe_dimension;
+    uint32_t log2_2n = 1;
+    while ((UINT32_C(1) << log2_2n) < 2 * N) log2_2n++;
+    const uint32_t two_n = 2 * N;
+
+    /* signed input: shift by 2^(p-1) messages, i.e. 2^(p-1) * 2^(63-p) = 2^62
+     * (2^30 on the 32-bit torus), so the padding bit is clear; the table is
+     * indexed from the minimum */
+    if (lut->in_signed) s->small[n] += UINT32_C(1) << 30;
+    uint32_t b = cml_modswitch(s->small[n], log2_2n);
+    memset(s->acc, 0, (size_t)k * N * sizeof *s->acc);
+    poly_rotate(s->acc + (size_t)k * N, lut->poly, N, (two_n - b) % two_n);
+
+    const size_t ggsw_values = cml_ggsw_fourier_values(p);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a = cml_modswitch(s->small[i], log2_2n);
+        if (a) cmux_rotate(p, fft, sk->bsk + i * ggsw_values, a, s);
+    }
+
+    /* sample extraction of coefficient 0 */
+    for (uint32_t c = 0; c < k; c++) {
+        const uint64_t *A = s->acc + (size_t)c * N;
+        uint64_t *o = out + (size_t)c * N;
+        o[0] = A[0];
+        for (uint32_t j = 1; j < N; j++) o[j] = (uint64_t)0 - A[N - j];
+    }
+    out[(size_t)k * N] = s->acc[(size_t)k * N];
+}
+
+static cml_status check_pbs_args(const cml_server_key *sk, const cml_lut *lut) {
+    if (lut->params.polynomial_size != sk->params.polynomial_size)
+        return cml_error(CML_ERR_MISMATCH, "lookup table built for N = %u, server key has N = %u",
+                         lut->params.polynomial_size, sk->params.polynomial_size);
+    if (lut->in_bits > sk->params.precision)
+        return cml_error(CML_ERR_MISMATCH, "%u-bit lookup table, server key parameters read %u bits",
+                         lut->in_bits, sk->params.precision);
+    return CML_OK;
+}
+
+cml_status cml_pbs(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut, uint64_t *out,
+                   const uint64_t *in) {
+    const cml_lut *luts[1] = {lut};
+    return cml_pbs_batch(ctx, sk, luts, 1, out, in, 1);
+}
+
+typedef struct batch_job {
+    const cml_server_key *sk;
+    const cml_fft *fft;
+    const cml_lut *const *luts;
+    size_t lut_count;
+    uint64_t *out;
+    const uint64_t *in;
+    pbs_scratch *scratch; /* one per worker */
+} batch_job;
+
+static void batch_task(void *arg, size_t i, unsigned worker) {
+    batch_job *job = arg;
+    const size_t sz = cml_lwe_size(&job->sk->params);
+    pbs_scratch *s = &job->scratch[worker];
+    cml_keyswitch_raw(job->sk, s->small, job->in + i * sz);
+    bootstrap_small(job->sk, job->fft, job->luts[job->lut_count == 1 ? 0 : i], job->out + i * sz, s);
+}
+
+cml_status cml_pbs_batch(cml_context *ctx, const cml_server_key *sk, const cml_lut *const *luts,
+                         size_t lut_count, uint64_t *out, const uint64_t *in, size_t count) {
+    if (!ctx || !sk || !luts || !out || (!in && count))
+        return cml_error(CML_ERR_ARG, "cml_pbs_batch: NULL argument");
+    if (lut_count != 1 && lut_count != count)
+        return cml_error(CML_ERR_ARG, "cml_pbs_batch: %zu tables for %zu ciphertexts (need 1 or %zu)",
+                         lut_count, count, count);
+    for (size_t i = 0; i < lut_count; i++) {
+        if (!luts[i]) return cml_error(CML_ERR_ARG, "cml_pbs_batch: table %zu is NULL", i);
+        cml_status st = check_pbs_args(sk, luts[i]);
+        if (st) return st;
+    }
+    if (count == 0) return CML_OK;
+    const cml_fft *fft;
+    cml_status st = cml_context_fft(ctx, sk->params.polynomial_size, &fft);
+    if (st) return st;
+    /* parallel_for hands out worker indices up to threads-1, whatever count is */
+    unsigned workers = count == 1 ? 1 : cml_context_threads(ctx);
+    pbs_scratch *scratch = calloc(workers, sizeof *scratch);
+    if (!scratch) return cml_error(CML_ERR_NOMEM, "out of memory allocating bootstrap scratch");
+    for (unsigned w = 0; w < workers && !st; w++) st = scratch_alloc(&sk->params, fft, &scratch[w]);
+    if (!st) {
+        batch_job job = {sk, fft, luts, lut_count, out, in, scratch};
+        /* in-place batches (out == in) are safe: task i reads only in[i]
+         * before writing out[i], and no other task touches either */
+        if (workers == 1) {
+            for (size_t i = 0; i < count; i++) batch_task(&job, i, 0);
+        } else {
+            cml_context_parallel_for(ctx, count, batch_task, &job);
+        }
+    }
+    for (unsigned w = 0; w < workers; w++) scratch_free(&scratch[w]);
+    free(scratch);
+    return st;
+}

@@ -1,0 +1,157 @@
+/* server_key.c — evaluation keys derived from a client key: the keyswitch
+ * key (big LWE key -> small LWE key) and the bootstrap key (one GGSW per
+ * small-key bit, under the GLWE key, stored in the Fourier domain ready for
+ * external products). Layouts are in internal.h. Generation runs on the
+ * context's workers, each task with its own derived CSPRNG stream. The result
+ * holds no secret: only encryptions. */
+#include "fft.h"
+#include "internal.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+cml_status cml_server_key_alloc(const cml_params *params, cml_server_key **out) {
+    cml_server_key *sk = calloc(1, sizeof *sk);
+    if (!sk) return cml_error(CML_ERR_NOMEM, "out of memory allocating a server key");
+    sk->params = *params;
+    sk->ksk = malloc(cml_ksk_words(params) * sizeof *sk->ksk);
+    sk->bsk = fftw_malloc(cml_bsk_fourier_values(params) * sizeof *sk->bsk);
+    if (!sk->ksk || !sk->bsk) {
+        cml_server_key_destroy(sk);
+        return cml_error(CML_ERR_NOMEM, "out of memory allocating a server key (%zu MB)",
+                         (cml_ksk_words(params) * 4 + cml_bsk_fourier_values(params) * 16) >> 20);
+    }
+    *out = sk;
+    return CML_OK;
+}
+
+void cml_server_key_destroy(cml_server_key *sk) {
+    if (!sk) return;
+    free(sk->ksk);
+    fftw_free(sk->bsk);
+    free(sk);
+}
+
+const cml_params *cml_server_key_params(const cml_server_key *sk) { return sk ? &sk->params : NULL; }
+size_t cml_server_key_bsk_bytes(const cml_server_key *sk) {
+    return sk ? cml_bsk_fourier_values(&sk->params) * sizeof(cml_cplx) : 0;
+}
+size_t cml_server_key_ksk_bytes(const cml_server_key *sk) {
+    return sk ? cml_ksk_words(&sk->params) * sizeof(uint32_t) : 0;
+}
+
+typedef struct keygen_job {
+    const cml_client_key *ck;
+    cml_server_key *sk;
+    const cml_fft *fft;
+    const cml_cplx *key_fourier;
+    uint8_t ksk_seed[32], bsk_seed[32];
+    uint64_t **ggsw_std;   /* per worker: one GGSW in the standard domain */
+    cml_cplx **scratch;    /* per worker: GLWE encryption scratch */
+    uint64_t **ksk_tmp;    /* per worker: one 64-bit small-key ciphertext */
+} keygen_job;
+
+/* Keyswitch key rows for big-key bit i: level j encrypts s_big[i] * 2^(64 - j*B),
+ * made on the 64-bit torus then rounded to 32 bits (the storage format). */
+static void ksk_task(void *arg, size_t i, unsigned worker) {
+    keygen_job *job = arg;
+    const cml_params *p = &job->sk->params;
+    size_t n = p->lwe_dimension;
+    uint64_t *tmp = job->ksk_tmp[worker];
+    cml_rng rng;
+    cml_rng_derive(job->ksk_seed, i, &rng);
+    for (uint32_t j = 1; j <= p->ks_level; j++) {
+        uint32_t *row = job->sk->ksk + (i * p->ks_level + (j - 1)) * (n + 1);
+        uint64_t pt = job->ck->glwe_key[i] << (64 - j * p->ks_base_log);
+        cml_lwe_encrypt_raw(&rng, tmp, job->ck->lwe_key, n, pt, p->lwe_noise_std);
+        for (size_t w = 0; w <= n; w++) row[w] = cml_torus_to32(tmp[w]);
+    }
+    cml_rng_wipe(&rng);
+}
+
+/* GGSW of small-key bit i: row (c, j) is a GLWE encryption of zero with
+ * s_small[i] * 2^(64 - j*B) added to the constant coefficient of component c. */
+static void bsk_task(void *arg, size_t i, unsigned worker) {
+    keygen_job *job = arg;
+    const cml_params *p = &job->sk->params;
+    const uint32_t k = p->glwe_dimension, N = p->polynomial_size, l = p->pbs_level;
+    const size_t glwe_words = (size_t)(k + 1) * N, h = N / 2;
+    uint64_t *ggsw = job->ggsw_std[worker];
+    uint64_t bit = job->ck->lwe_key[i];
+    cml_rng rng;
+    cml_rng_derive(job->bsk_seed, i, &rng);
+    for (uint32_t c = 0; c <= k; c++) {
+        for (uint32_t j = 1; j <= l; j++) {
+            uint64_t *row = ggsw + ((size_t)c * l + (j - 1)) * glwe_words;
+            cml_glwe_encrypt_raw(&rng, job->fft, row, job->key_fourier, k, NULL,
+                                 p->glwe_noise_std, job->scratch[worker]);
+            row[(size_t)c * N] += bit << (64 - j * p->pbs_base_log);
+        }
+    }
+    cml_rng_wipe(&rng);
+    cml_cplx *dst = job->sk->bsk + i * cml_ggsw_fourier_values(p);
+    for (size_t poly = 0; poly < (size_t)(k + 1) * l * (k + 1); poly++)
+        cml_fft_forward_torus(job->fft, dst + poly * h, ggsw + poly * N);
+}
+
+cml_status cml_server_key_create(cml_context *ctx, const cml_client_key *ck, cml_server_key **out) {
+    if (!out) return cml_error(CML_ERR_ARG, "cml_server_key_create: out is NULL");
+    *out = NULL;
+    if (!ctx || !ck) return cml_error(CML_ERR_ARG, "cml_server_key_create: NULL argument");
+    const cml_params *p = &ck->params;
+    const cml_fft *fft;
+    cml_status st = cml_context_fft(ctx, p->polynomial_size, &fft);
+    if (st) return st;
+    cml_server_key *sk;
+    if ((st = cml_server_key_alloc(p, &sk))) return st;
+
+    unsigned workers = cml_context_threads(ctx);
+    keygen_job job = {.ck = ck, .sk = sk, .fft = fft};
+    cml_cplx *key_fourier = cml_fft_alloc(fft, p->glwe_dimension);
+    job.ggsw_std = calloc(workers, sizeof *job.ggsw_std);
+    job.scratch = calloc(workers, sizeof *job.scratch);
+    job.ksk_tmp = calloc(workers, sizeof *job.ksk_tmp);
+    int ok = key_fourier && job.ggsw_std && job.scratch && job.ksk_tmp;
+    size_t ggsw_words = (size_t)(p->glwe_dimension + 1) * p->pbs_level *
+                        (p->glwe_dimension + 1) * p->polynomial_size;
+    for (unsigned w = 0; ok && w < workers; w++) {
+        job.ggsw_std[w] = malloc(ggsw_words * sizeof(uint64_t));
+        job.scratch[w] = fftw_malloc(cml_glwe_scratch_values(p->polynomial_size) * sizeof(cml_cplx));
+        job.ksk_tmp[w] = malloc((p->lwe_dimension + 1) * sizeof(uint64_t));
+        ok = job.ggsw_std[w] && job.scratch[w] && job.ksk_tmp[w];
+    }
+    if (ok) {
+        cml_glwe_key_fourier(fft, ck->glwe_key, p->glwe_dimension, key_fourier);
+        job.key_fourier = key_fourier;
+        cml_rng root;
+        cml_rng_init(&root);
+        cml_rng_bytes(&root, job.ksk_seed, 32);
+        cml_rng_bytes(&root, job.bsk_seed, 32);
+        cml_rng_wipe(&root);
+        cml_context_parallel_for(ctx, cml_big_dim(p), ksk_task, &job);
+        cml_context_parallel_for(ctx, p->lwe_dimension, bsk_task, &job);
+        sodium_memzero(job.ksk_seed, 32);
+        sodium_memzero(job.bsk_seed, 32);
+    }
+    for (unsigned w = 0; job.ggsw_std && w < workers; w++) {
+        /* standard-domain GGSWs are encryptions only, but wipe anyway */
+        if (job.ggsw_std[w]) sodium_memzero(job.ggsw_std[w], ggsw_words * sizeof(uint64_t));
+        free(job.ggsw_std[w]);
+        if (job.scratch && job.scratch[w]) fftw_free(job.scratch[w]);
+        if (job.ksk_tmp) free(job.ksk_tmp[w]);
+    }
+    free(job.ksk_tmp);
+    free(job.ggsw_std);
+    free(job.scratch);
+    if (key_fourier) {
+        sodium_memzero(key_fourier, p->glwe_dimension * fft->half * sizeof(cml_cplx));
+        cml_fft_free(key_fourier);
+    }
+    if (!ok) {
+        cml_server_key_destroy(sk);
+        return cml_error(CML_ERR_NOMEM, "out of memory generating the server key");
+    }
+    *out = sk;
+    return CML_OK;
+}

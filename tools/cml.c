@@ -1,0 +1,56 @@
+/* cml.c — the `cml` harness: dispatches subcommands (demo, bench; the
+ * circuit commands keygen/encrypt/run/decrypt/predict/serve arrive with the
+ * compiled-model loader). */
+#include "bench.h"
+#include "cml_tool.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef CML_VERSION
+#define CML_VERSION "unknown"
+#endif
+
+static void usage(FILE *f) {
+    fputs("usage: cml <command> [args]\n"
+          "\n"
+          "commands:\n"
+          "  demo            run the TFHE runtime end to end (keygen, encrypt, bootstrap, decrypt)\n"
+          "  bench pbs       benchmark keygen, keyswitch and bootstrapping per precision\n"
+          "\n"
+          "  cml <command> --help   describes a command\n"
+          "  cml --version          prints the version\n",
+          f);
+}
+
+static int cmd_bench(int argc, char **argv) {
+    if (argc < 1 || !strcmp(argv[0], "-h") || !strcmp(argv[0], "--help")) {
+        fputs("usage: cml bench pbs [options]   (cml bench pbs --help for options)\n",
+              argc < 1 ? stderr : stdout);
+        return argc < 1 ? 2 : 0;
+    }
+    if (!strcmp(argv[0], "pbs")) return cml_bench_pbs(argc - 1, argv + 1);
+    fprintf(stderr, "cml bench: unknown benchmark '%s' (available: pbs)\n", argv[0]);
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("cml %s\n", CML_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "demo")) return cml_cmd_demo(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+    fprintf(stderr, "cml: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

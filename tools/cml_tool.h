@@ -1,0 +1,9 @@
+/* cml_tool.h — subcommands of the `cml` harness, one file each. Each takes
+ * the arguments after its name and returns the process exit status
+ * (0 ok, 1 failure, 2 usage error). */
+#ifndef CML_TOOL_H
+#define CML_TOOL_H
+
+int cml_cmd_demo(int argc, char **argv);
+
+#endif
