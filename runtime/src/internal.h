@@ -94,6 +94,14 @@ static inline size_t cml_bsk_fourier_values(const cml_params *p) {
     return (size_t)p->lwe_dimension * cml_ggsw_fourier_values(p);
 }
 
+/* ---- noise model (params.c) ---- */
+/* Concrete's fitted FFT error constant, log2 (the runtime's own is smaller:
+ * see params.c). */
+#define CML_FFT_WEIGHT_LOG2_CONCRETE (-2.57722494)
+/* Tests only: evaluate the noise model (and selection) on this thread with
+ * another FFT error constant; NAN restores the runtime's. */
+void cml_noise_set_fft_weight_log2(double log2_weight);
+
 /* ---- randomness (random.c) ----
  * A cml_rng is a ChaCha20 keystream (a CSPRNG) keyed from the OS generator,
  * or, after cml_unsafe_set_seed(), from the test seed. Secret key bits come
@@ -158,6 +166,11 @@ static inline uint32_t cml_modswitch(uint32_t x, uint32_t log2_2n) {
  * rounding errors (binary keys have mean 1/2), which halves the mask term of
  * the modulus switching noise. */
 void cml_modswitch_centered(const uint32_t *ct, uint32_t n, uint32_t log2_2n, uint32_t *out);
+
+/* For noise tests: the whole accumulator ((k+1)*N words) after blind
+ * rotation of a small-key ciphertext (n+1 words, 32-bit torus). */
+cml_status cml_blind_rotate_acc(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut,
+                                const uint32_t *small, uint64_t *acc);
 
 /* ---- context internals (context.c) ---- */
 typedef void (*cml_task_fn)(void *arg, size_t index, unsigned worker);

@@ -117,9 +117,10 @@ static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx 
         cml_fft_backward_add_torus(fft, s->facc + o * h, s->acc + (size_t)o * N);
 }
 
-/* Blind rotation and sample extraction of a small-key ciphertext in s->small. */
-static void bootstrap_small(const cml_server_key *sk, const cml_fft *fft, const cml_lut *lut,
-                            uint64_t *out, pbs_scratch *s) {
+/* Blind rotation of the small-key ciphertext in s->small: leaves
+ * X^(-phase) * lut (plus noise) in s->acc. */
+static void blind_rotate(const cml_server_key *sk, const cml_fft *fft, const cml_lut *lut,
+                         pbs_scratch *s) {
     const cml_params *p = &sk->params;
     const uint32_t k = p->glwe_dimension, N = p->polynomial_size, n = p->lwe_dimension;
     uint32_t log2_2n = 1;
@@ -139,8 +140,12 @@ static void bootstrap_small(const cml_server_key *sk, const cml_fft *fft, const 
         uint32_t a = cml_modswitch(s->small[i], log2_2n);
         if (a) cmux_rotate(p, fft, sk->bsk + i * ggsw_values, a, s);
     }
+}
 
-    /* sample extraction of coefficient 0 */
+/* Sample extraction of coefficient 0 of s->acc: an LWE ciphertext under the
+ * flattened GLWE key (a'_{c,0} = A_c[0], a'_{c,j} = -A_c[N-j]). */
+static void sample_extract(const cml_params *p, const pbs_scratch *s, uint64_t *out) {
+    const uint32_t k = p->glwe_dimension, N = p->polynomial_size;
     for (uint32_t c = 0; c < k; c++) {
         const uint64_t *A = s->acc + (size_t)c * N;
         uint64_t *o = out + (size_t)c * N;
@@ -148,6 +153,21 @@ static void bootstrap_small(const cml_server_key *sk, const cml_fft *fft, const 
         for (uint32_t j = 1; j < N; j++) o[j] = (uint64_t)0 - A[N - j];
     }
     out[(size_t)k * N] = s->acc[(size_t)k * N];
+}
+
+cml_status cml_blind_rotate_acc(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut,
+                                const uint32_t *small, uint64_t *acc) {
+    const cml_params *p = &sk->params;
+    const cml_fft *fft;
+    cml_status st = cml_context_fft(ctx, p->polynomial_size, &fft);
+    if (st) return st;
+    pbs_scratch s;
+    if ((st = scratch_alloc(p, fft, &s))) return st;
+    memcpy(s.small, small, (p->lwe_dimension + 1) * sizeof *small);
+    blind_rotate(sk, fft, lut, &s);
+    memcpy(acc, s.acc, (size_t)(p->glwe_dimension + 1) * p->polynomial_size * sizeof *acc);
+    scratch_free(&s);
+    return CML_OK;
 }
 
 static cml_status check_pbs_args(const cml_server_key *sk, const cml_lut *lut) {
@@ -181,7 +201,8 @@ static void batch_task(void *arg, size_t i, unsigned worker) {
     const size_t sz = cml_lwe_size(&job->sk->params);
     pbs_scratch *s = &job->scratch[worker];
     cml_keyswitch_raw(job->sk, s->small, job->in + i * sz);
-    bootstrap_small(job->sk, job->fft, job->luts[job->lut_count == 1 ? 0 : i], job->out + i * sz, s);
+    blind_rotate(job->sk, job->fft, job->luts[job->lut_count == 1 ? 0 : i], s);
+    sample_extract(&job->sk->params, s, job->out + i * sz);
 }
 
 cml_status cml_pbs_batch(cml_context *ctx, const cml_server_key *sk, const cml_lut *const *luts,
