@@ -23,7 +23,7 @@ cml_status cml_fft_create(uint32_t N, cml_fft **out) {
     f->half = N / 2;
     f->twist = cml_fft_alloc(f, 1);
     f->untwist = cml_fft_alloc(f, 1);
-    cml_cplx *scratch = cml_fft_alloc(f, 1);
+    cml_cplx *scratch = cml_fft_alloc(f, 2);
     if (!f->twist || !f->untwist || !scratch) {
         cml_fft_free(scratch);
         cml_fft_destroy(f);
@@ -37,12 +37,14 @@ cml_status cml_fft_create(uint32_t N, cml_fft **out) {
         f->untwist[j] = (cml_cplx){cos(ang) * s, -sin(ang) * s};
     }
     pthread_mutex_lock(&planner_lock);
-    fftw_complex *b = (fftw_complex *)scratch;
+    fftw_complex *b = (fftw_complex *)scratch, *b2 = (fftw_complex *)(scratch + f->half);
     f->forward = fftw_plan_dft_1d((int)f->half, b, b, FFTW_FORWARD, FFTW_MEASURE);
     f->backward = fftw_plan_dft_1d((int)f->half, b, b, FFTW_BACKWARD, FFTW_MEASURE);
+    f->forward_oop = fftw_plan_dft_1d((int)f->half, b, b2, FFTW_FORWARD, FFTW_MEASURE);
+    f->backward_oop = fftw_plan_dft_1d((int)f->half, b, b2, FFTW_BACKWARD, FFTW_MEASURE);
     pthread_mutex_unlock(&planner_lock);
     cml_fft_free(scratch);
-    if (!f->forward || !f->backward) {
+    if (!f->forward || !f->backward || !f->forward_oop || !f->backward_oop) {
         cml_fft_destroy(f);
         return cml_error(CML_ERR_INTERNAL, "FFTW could not plan a transform of size %u", N / 2);
     }
@@ -55,6 +57,8 @@ void cml_fft_destroy(cml_fft *f) {
     pthread_mutex_lock(&planner_lock);
     if (f->forward) fftw_destroy_plan(f->forward);
     if (f->backward) fftw_destroy_plan(f->backward);
+    if (f->forward_oop) fftw_destroy_plan(f->forward_oop);
+    if (f->backward_oop) fftw_destroy_plan(f->backward_oop);
     pthread_mutex_unlock(&planner_lock);
     cml_fft_free(f->twist);
     cml_fft_free(f->untwist);
@@ -95,8 +99,24 @@ static inline uint64_t torus_from_double(double v) {
     return (uint64_t)(int64_t)s;
 }
 
+void cml_fft_forward_oop(const cml_fft *fft, const cml_cplx *in, cml_cplx *out) {
+    fftw_execute_dft(fft->forward_oop, (fftw_complex *)in, (fftw_complex *)out);
+}
+
+static void untwist_add_torus(const cml_fft *fft, const cml_cplx *buf, uint64_t *acc);
+
 void cml_fft_backward_add_torus(const cml_fft *fft, cml_cplx *buf, uint64_t *acc) {
     fftw_execute_dft(fft->backward, (fftw_complex *)buf, (fftw_complex *)buf);
+    untwist_add_torus(fft, buf, acc);
+}
+
+void cml_fft_backward_add_torus_oop(const cml_fft *fft, const cml_cplx *in, cml_cplx *tmp,
+                                    uint64_t *acc) {
+    fftw_execute_dft(fft->backward_oop, (fftw_complex *)in, (fftw_complex *)tmp);
+    untwist_add_torus(fft, tmp, acc);
+}
+
+static void untwist_add_torus(const cml_fft *fft, const cml_cplx *buf, uint64_t *acc) {
     const size_t h = fft->half;
     const cml_cplx *ut = fft->untwist;
     for (size_t j = 0; j < h; j++) {

@@ -21,6 +21,8 @@ struct cml_fft {
     size_t half;         /* N/2 complex points */
     fftw_plan forward;   /* in place, on fftw_malloc'd buffers */
     fftw_plan backward;
+    fftw_plan forward_oop;  /* out of place: faster, used by the bootstrap */
+    fftw_plan backward_oop;
     cml_cplx *twist;     /* w^j */
     cml_cplx *untwist;   /* w^-j * 2/N */
 };
@@ -37,8 +39,13 @@ void cml_fft_forward_i64(const cml_fft *fft, cml_cplx *out, const int64_t *poly)
 void cml_fft_forward_torus(const cml_fft *fft, cml_cplx *out, const uint64_t *poly);
 /* Executes the forward transform in place on an already folded+twisted buffer. */
 void cml_fft_forward_inplace(const cml_fft *fft, cml_cplx *buf);
+/* out = FFT(in) for an already folded+twisted in (in != out). */
+void cml_fft_forward_oop(const cml_fft *fft, const cml_cplx *in, cml_cplx *out);
 /* acc += torus(unfold(untwist(IFFT(buf)))); buf is destroyed. */
 void cml_fft_backward_add_torus(const cml_fft *fft, cml_cplx *buf, uint64_t *acc);
+/* The same through a separate output buffer tmp (N/2 values); in is kept. */
+void cml_fft_backward_add_torus_oop(const cml_fft *fft, const cml_cplx *in, cml_cplx *tmp,
+                                    uint64_t *acc);
 /* out[m] = a[m] * b[m] for m < N/2. */
 void cml_fft_mul(const cml_fft *fft, cml_cplx *restrict out, const cml_cplx *restrict a,
                  const cml_cplx *restrict b);

@@ -152,6 +152,10 @@ void cml_glwe_encrypt_raw(cml_rng *rng, const cml_fft *fft, uint64_t *ct,
 /* ---- bootstrapping internals (lwe_keyswitch.c, programmable_bootstrap.c) ---- */
 /* out (n+1 words, small key, 32-bit torus) = keyswitch of in (k*N+1 words) */
 void cml_keyswitch_raw(const cml_server_key *sk, uint32_t *out, const uint64_t *in);
+/* The same for `count` ciphertexts at once (in + g*in_stride ->
+ * out + g*out_stride), reading the keyswitch key from memory once. */
+void cml_keyswitch_group(const cml_server_key *sk, uint32_t *out, size_t out_stride,
+                         const uint64_t *in, size_t in_stride, size_t count);
 /* 64-bit torus value rounded to the 32-bit torus */
 static inline uint32_t cml_torus_to32(uint64_t x) { return (uint32_t)((x + (UINT64_C(1) << 31)) >> 32); }
 /* Phase of a small-key ciphertext on the 32-bit torus. */

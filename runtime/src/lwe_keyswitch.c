@@ -9,23 +9,35 @@
 
 #include <string.h>
 
-void cml_keyswitch_raw(const cml_server_key *sk, uint32_t *restrict out, const uint64_t *in) {
+void cml_keyswitch_group(const cml_server_key *sk, uint32_t *out, size_t out_stride,
+                         const uint64_t *in, size_t in_stride, size_t count) {
     const cml_params *p = &sk->params;
     const size_t n = p->lwe_dimension, d = cml_big_dim(p);
     const uint32_t bl = p->ks_base_log, l = p->ks_level;
-    memset(out, 0, n * sizeof *out);
-    out[n] = cml_torus_to32(in[d]);
+    for (size_t g = 0; g < count; g++) {
+        memset(out + g * out_stride, 0, n * sizeof *out);
+        out[g * out_stride + n] = cml_torus_to32(in[g * in_stride + d]);
+    }
+    /* input coefficient outermost: its l key rows are read from memory once
+     * and used by every ciphertext of the group from cache */
     for (size_t i = 0; i < d; i++) {
-        uint64_t state = decomp_round(in[i], bl * l);
         const uint32_t *rows = sk->ksk + i * l * (n + 1);
-        for (uint32_t j = l; j >= 1; j--) {
-            int64_t digit = decomp_next_digit(&state, bl);
-            if (!digit) continue;
-            const uint32_t *restrict row = rows + (size_t)(j - 1) * (n + 1);
-            const uint32_t m = (uint32_t)digit;
-            for (size_t w = 0; w <= n; w++) out[w] -= m * row[w];
+        for (size_t g = 0; g < count; g++) {
+            uint32_t *restrict o = out + g * out_stride;
+            uint64_t state = decomp_round(in[g * in_stride + i], bl * l);
+            for (uint32_t j = l; j >= 1; j--) {
+                int64_t digit = decomp_next_digit(&state, bl);
+                if (!digit) continue;
+                const uint32_t *restrict row = rows + (size_t)(j - 1) * (n + 1);
+                const uint32_t m = (uint32_t)digit;
+                for (size_t w = 0; w <= n; w++) o[w] -= m * row[w];
+            }
         }
     }
+}
+
+void cml_keyswitch_raw(const cml_server_key *sk, uint32_t *out, const uint64_t *in) {
+    cml_keyswitch_group(sk, out, 0, in, 0, 1);
 }
 
 uint32_t cml_lwe_phase_raw32(const uint32_t *ct, const uint64_t *key, size_t dim) {

@@ -58,8 +58,10 @@ static double fft_weight_log2(void) {
 #define N_SEARCH_MAX 2048u
 #define N_VALID_MAX 4096u       /* hand-made sets may use a larger small key */
 #define PBS_DECOMP_BITS 53u     /* beyond 53 bits the FFT rounding dominates */
-#define KS_DECOMP_BITS_SEARCH 53u
-#define KS_DECOMP_BITS_MAX 64u  /* the keyswitch is exact integer arithmetic */
+/* the keyswitch key lives on the 32-bit torus: a level below 2^-32 would
+ * multiply rows that rounded to zero */
+#define KS_DECOMP_BITS_SEARCH 32u
+#define KS_DECOMP_BITS_MAX 32u
 
 /* A decimal round trip of a std printed with 13+ significant digits must
  * still validate; 1e-12 relative is far below anything security can see. */
@@ -121,6 +123,14 @@ static double ks_c0(uint32_t base_log, uint32_t level) {
 
 static double ks_c1(uint32_t base_log, uint32_t level) {
     return level * (exp4(base_log) + 2.0) / 12.0;
+}
+
+/* Variance of one keyswitch key row's error as the keyswitch sees it: the
+ * encryption noise plus the rounding of each of its n+1 words to the 32-bit
+ * torus the key is stored on (uniform, 2^-64/12 each; the mask words weigh
+ * in through the binary key, of mean square 1/2). See internal.h. */
+static double ksk_row_var(double n, double std) {
+    return std * std + (1.0 + n / 2.0) * exp4(-32) / 12.0;
 }
 
 static double var_keyswitch_per_input(uint32_t base_log, uint32_t level, double v_ksk) {
@@ -227,7 +237,8 @@ double cml_noise_pbs(const cml_params *p) {
 double cml_noise_keyswitch(const cml_params *p) {
     if (!p) return NAN;
     return (double)cml_big_dim(p) *
-           var_keyswitch_per_input(p->ks_base_log, p->ks_level, cml_noise_fresh_lwe_small(p));
+           var_keyswitch_per_input(p->ks_base_log, p->ks_level,
+                                   ksk_row_var(p->lwe_dimension, p->lwe_noise_std));
 }
 
 double cml_noise_modswitch(const cml_params *p) {
@@ -478,8 +489,7 @@ cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
     uint32_t tlen = ks_coef_table(table);
     decomp ks[KS_DECOMP_BITS_SEARCH];
     for (uint32_t n = N_SEARCH_MIN; n <= N_SEARCH_MAX; n++) {
-        double s = cml_secure_noise_std(n);
-        double v_ksk = s * s;
+        double v_ksk = ksk_row_var(n, cml_secure_noise_std(n));
         uint32_t nks = ks_frontier(table, tlen, v_ksk, ks);
         bool any_alive = false;
         for (uint32_t i = 0; i < ng; i++) {

@@ -22,11 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { CML_PBS_GROUP_MAX = 32 };
+
 typedef struct pbs_scratch {
-    uint32_t *small;   /* n+1: keyswitched ciphertext, 32-bit torus */
-    uint64_t *acc;     /* (k+1)*N: accumulator */
+    uint32_t group;    /* ciphertexts bootstrapped in lockstep */
+    uint32_t *small;   /* group * (n+1): keyswitched ciphertexts, 32-bit torus */
+    uint64_t *acc;     /* group * (k+1)*N: accumulators */
     uint64_t *diff;    /* N: one rotated-minus-original polynomial */
-    cml_cplx *digits;  /* N/2: one transformed digit polynomial */
+    cml_cplx *digits;  /* 2 * N/2: one twisted digit polynomial, then its transform */
     cml_cplx *facc;    /* (k+1) * N/2: Fourier accumulators */
 } pbs_scratch;
 
@@ -39,12 +42,14 @@ static void scratch_free(pbs_scratch *s) {
     memset(s, 0, sizeof *s);
 }
 
-static cml_status scratch_alloc(const cml_params *p, const cml_fft *fft, pbs_scratch *s) {
+static cml_status scratch_alloc(const cml_params *p, const cml_fft *fft, uint32_t group,
+                                pbs_scratch *s) {
     const size_t k1 = p->glwe_dimension + 1, N = p->polynomial_size;
-    s->small = malloc((p->lwe_dimension + 1) * sizeof *s->small);
-    s->acc = malloc((k1 * N + N) * sizeof *s->acc);
-    s->diff = s->acc ? s->acc + k1 * N : NULL;
-    s->digits = cml_fft_alloc(fft, 1);
+    s->group = group;
+    s->small = malloc(group * (p->lwe_dimension + 1) * sizeof *s->small);
+    s->acc = malloc((group * k1 * N + N) * sizeof *s->acc);
+    s->diff = s->acc ? s->acc + group * k1 * N : NULL;
+    s->digits = cml_fft_alloc(fft, 2);
     s->facc = cml_fft_alloc(fft, k1);
     if (!s->small || !s->acc || !s->digits || !s->facc) {
         scratch_free(s);
@@ -80,10 +85,29 @@ static void rotate_sub_round(uint64_t *restrict st, const uint64_t *restrict in,
 }
 
 /* Peels one digit off every coefficient's state and writes the folded,
- * twisted complex vector of that digit polynomial. */
+ * twisted complex vector of that digit polynomial. Meanwhile it prefetches
+ * `pf_lines` cache lines from pf (a slice of the next GGSW), spread over the
+ * loop so the memory system streams the key while this core computes. */
 static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, size_t h,
-                              uint32_t bl, const cml_cplx *restrict tw) {
+                              uint32_t bl, const cml_cplx *restrict tw, const char *pf,
+                              size_t pf_lines) {
     uint64_t *restrict lo = st, *restrict hi = st + h;
+    if (pf) {
+        size_t per = (pf_lines + h - 1) / h;
+        for (size_t j = 0, line = 0; line < pf_lines; j++) {
+            for (size_t t = 0; t < per && line < pf_lines; t++, line++)
+                __builtin_prefetch(pf + 64 * line, 0, 3);
+            double re = (double)decomp_next_digit(&lo[j], bl);
+            double im = (double)decomp_next_digit(&hi[j], bl);
+            out[j].re = re * tw[j].re - im * tw[j].im;
+            out[j].im = re * tw[j].im + im * tw[j].re;
+            if (line == pf_lines) {
+                /* prefetching done: finish in the plain (vectorised) loop */
+                lo += j + 1, hi += j + 1, out += j + 1, tw += j + 1, h -= j + 1;
+                break;
+            }
+        }
+    }
     for (size_t j = 0; j < h; j++) {
         double re = (double)decomp_next_digit(&lo[j], bl);
         double im = (double)decomp_next_digit(&hi[j], bl);
@@ -92,19 +116,24 @@ static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, siz
     }
 }
 
-/* ACC += ExtProd(ggsw, X^r ACC - ACC) */
+/* acc += ExtProd(ggsw, X^r acc - acc); prefetches next_ggsw if not NULL */
 static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
-                        uint32_t r, pbs_scratch *s) {
+                        const cml_cplx *next_ggsw, uint32_t r, uint64_t *acc, pbs_scratch *s) {
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
     const uint32_t bl = p->pbs_base_log;
     const size_t h = fft->half;
+    /* one slice of the next GGSW per digit polynomial */
+    const size_t slice_lines = cml_ggsw_fourier_values(p) * sizeof(cml_cplx) / 64 / (k1 * l);
     for (uint32_t c = 0; c < k1; c++) {
-        rotate_sub_round(s->diff, s->acc + (size_t)c * N, N, r, bl * l);
+        rotate_sub_round(s->diff, acc + (size_t)c * N, N, r, bl * l);
         /* digits come out least significant level first */
         for (uint32_t lev = l; lev >= 1; lev--) {
-            cml_cplx *d = s->digits;
-            digits_fold_twist(d, s->diff, h, bl, fft->twist);
-            cml_fft_forward_inplace(fft, d);
+            cml_cplx *d = s->digits + h;
+            const char *pf = next_ggsw ? (const char *)next_ggsw +
+                                             ((size_t)c * l + (l - lev)) * slice_lines * 64
+                                       : NULL;
+            digits_fold_twist(s->digits, s->diff, h, bl, fft->twist, pf, slice_lines);
+            cml_fft_forward_oop(fft, s->digits, d);
             const cml_cplx *row = ggsw + ((size_t)c * l + (lev - 1)) * k1 * h;
             if (c == 0 && lev == l) {
                 for (uint32_t o = 0; o < k1; o++) cml_fft_mul(fft, s->facc + o * h, d, row + o * h);
@@ -114,45 +143,57 @@ static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx 
         }
     }
     for (uint32_t o = 0; o < k1; o++)
-        cml_fft_backward_add_torus(fft, s->facc + o * h, s->acc + (size_t)o * N);
+        cml_fft_backward_add_torus_oop(fft, s->facc + o * h, s->digits, acc + (size_t)o * N);
 }
 
-/* Blind rotation of the small-key ciphertext in s->small: leaves
- * X^(-phase) * lut (plus noise) in s->acc. */
-static void blind_rotate(const cml_server_key *sk, const cml_fft *fft, const cml_lut *lut,
-                         pbs_scratch *s) {
+/* Blind rotation of `count` small-key ciphertexts (s->small) in lockstep:
+ * leaves X^(-phase_g) * lut_g (plus noise) in accumulator g of s->acc.
+ * Lockstep matters: a bootstrap is bound by streaming the bootstrap key from
+ * memory (tens of MB), so each GGSW is applied to the whole group while it
+ * sits in cache. */
+static void blind_rotate(const cml_server_key *sk, const cml_fft *fft,
+                         const cml_lut *const *luts, size_t count, pbs_scratch *s) {
     const cml_params *p = &sk->params;
     const uint32_t k = p->glwe_dimension, N = p->polynomial_size, n = p->lwe_dimension;
+    const size_t acc_words = (size_t)(k + 1) * N;
     uint32_t log2_2n = 1;
     while ((UINT32_C(1) << log2_2n) < 2 * N) log2_2n++;
     const uint32_t two_n = 2 * N;
 
-    /* signed input: shift by 2^(p-1) messages, i.e. 2^(p-1) * 2^(63-p) = 2^62
-     * (2^30 on the 32-bit torus), so the padding bit is clear; the table is
-     * indexed from the minimum */
-    if (lut->in_signed) s->small[n] += UINT32_C(1) << 30;
-    uint32_t b = cml_modswitch(s->small[n], log2_2n);
-    memset(s->acc, 0, (size_t)k * N * sizeof *s->acc);
-    poly_rotate(s->acc + (size_t)k * N, lut->poly, N, (two_n - b) % two_n);
-
+    for (size_t g = 0; g < count; g++) {
+        uint32_t *small = s->small + g * (n + 1);
+        uint64_t *acc = s->acc + g * acc_words;
+        /* signed input: shift by 2^(p-1) messages, i.e. 2^(p-1) * 2^(63-p) =
+         * 2^62 (2^30 on the 32-bit torus), so the padding bit is clear; the
+         * table is indexed from the minimum */
+        if (luts[g]->in_signed) small[n] += UINT32_C(1) << 30;
+        uint32_t b = cml_modswitch(small[n], log2_2n);
+        memset(acc, 0, (size_t)k * N * sizeof *acc);
+        poly_rotate(acc + (size_t)k * N, luts[g]->poly, N, (two_n - b) % two_n);
+    }
     const size_t ggsw_values = cml_ggsw_fourier_values(p);
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t a = cml_modswitch(s->small[i], log2_2n);
-        if (a) cmux_rotate(p, fft, sk->bsk + i * ggsw_values, a, s);
+        const cml_cplx *ggsw = sk->bsk + i * ggsw_values;
+        const cml_cplx *next = i + 1 < n ? ggsw + ggsw_values : NULL;
+        for (size_t g = 0; g < count; g++) {
+            uint32_t a = cml_modswitch(s->small[g * (n + 1) + i], log2_2n);
+            /* the group's first member brings the next GGSW into cache */
+            if (a) cmux_rotate(p, fft, ggsw, g == 0 ? next : NULL, a, s->acc + g * acc_words, s);
+        }
     }
 }
 
-/* Sample extraction of coefficient 0 of s->acc: an LWE ciphertext under the
+/* Sample extraction of coefficient 0 of acc: an LWE ciphertext under the
  * flattened GLWE key (a'_{c,0} = A_c[0], a'_{c,j} = -A_c[N-j]). */
-static void sample_extract(const cml_params *p, const pbs_scratch *s, uint64_t *out) {
+static void sample_extract(const cml_params *p, const uint64_t *acc, uint64_t *out) {
     const uint32_t k = p->glwe_dimension, N = p->polynomial_size;
     for (uint32_t c = 0; c < k; c++) {
-        const uint64_t *A = s->acc + (size_t)c * N;
+        const uint64_t *A = acc + (size_t)c * N;
         uint64_t *o = out + (size_t)c * N;
         o[0] = A[0];
         for (uint32_t j = 1; j < N; j++) o[j] = (uint64_t)0 - A[N - j];
     }
-    out[(size_t)k * N] = s->acc[(size_t)k * N];
+    out[(size_t)k * N] = acc[(size_t)k * N];
 }
 
 cml_status cml_blind_rotate_acc(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut,
@@ -162,9 +203,9 @@ cml_status cml_blind_rotate_acc(cml_context *ctx, const cml_server_key *sk, cons
     cml_status st = cml_context_fft(ctx, p->polynomial_size, &fft);
     if (st) return st;
     pbs_scratch s;
-    if ((st = scratch_alloc(p, fft, &s))) return st;
+    if ((st = scratch_alloc(p, fft, 1, &s))) return st;
     memcpy(s.small, small, (p->lwe_dimension + 1) * sizeof *small);
-    blind_rotate(sk, fft, lut, &s);
+    blind_rotate(sk, fft, &lut, 1, &s);
     memcpy(acc, s.acc, (size_t)(p->glwe_dimension + 1) * p->polynomial_size * sizeof *acc);
     scratch_free(&s);
     return CML_OK;
@@ -193,16 +234,38 @@ typedef struct batch_job {
     size_t lut_count;
     uint64_t *out;
     const uint64_t *in;
+    size_t count, group;  /* task t bootstraps [t*group, min((t+1)*group, count)) */
     pbs_scratch *scratch; /* one per worker */
 } batch_job;
 
-static void batch_task(void *arg, size_t i, unsigned worker) {
+static void batch_task(void *arg, size_t t, unsigned worker) {
     batch_job *job = arg;
-    const size_t sz = cml_lwe_size(&job->sk->params);
+    const cml_params *p = &job->sk->params;
+    const size_t sz = cml_lwe_size(p), n1 = p->lwe_dimension + 1;
+    const size_t acc_words = (size_t)(p->glwe_dimension + 1) * p->polynomial_size;
     pbs_scratch *s = &job->scratch[worker];
-    cml_keyswitch_raw(job->sk, s->small, job->in + i * sz);
-    blind_rotate(job->sk, job->fft, job->luts[job->lut_count == 1 ? 0 : i], s);
-    sample_extract(&job->sk->params, s, job->out + i * sz);
+    size_t first = t * job->group, count = job->count - first;
+    if (count > job->group) count = job->group;
+    const cml_lut *luts[CML_PBS_GROUP_MAX];
+    /* every input of the group is read before any output is written, so
+     * in-place batches (out == in) are safe */
+    cml_keyswitch_group(job->sk, s->small, n1, job->in + first * sz, sz, count);
+    for (size_t g = 0; g < count; g++) luts[g] = job->luts[job->lut_count == 1 ? 0 : first + g];
+    blind_rotate(job->sk, job->fft, luts, count, s);
+    for (size_t g = 0; g < count; g++)
+        sample_extract(p, s->acc + g * acc_words, job->out + (first + g) * sz);
+}
+
+/* Group size: enough ciphertexts per pass over the bootstrap key to make
+ * its streaming cheap, while every worker still gets work and the group's
+ * accumulators stay within about 1 MB of cache. */
+static size_t group_size(const cml_params *p, size_t count, unsigned workers) {
+    size_t acc_bytes = (size_t)(p->glwe_dimension + 1) * p->polynomial_size * 8;
+    size_t g = (count + workers - 1) / workers;
+    size_t cache_cap = ((size_t)1 << 20) / acc_bytes;
+    if (g > cache_cap) g = cache_cap;
+    if (g > CML_PBS_GROUP_MAX) g = CML_PBS_GROUP_MAX;
+    return g ? g : 1;
 }
 
 cml_status cml_pbs_batch(cml_context *ctx, const cml_server_key *sk, const cml_lut *const *luts,
@@ -221,19 +284,21 @@ cml_status cml_pbs_batch(cml_context *ctx, const cml_server_key *sk, const cml_l
     const cml_fft *fft;
     cml_status st = cml_context_fft(ctx, sk->params.polynomial_size, &fft);
     if (st) return st;
-    /* parallel_for hands out worker indices up to threads-1, whatever count is */
-    unsigned workers = count == 1 ? 1 : cml_context_threads(ctx);
+    const unsigned threads = cml_context_threads(ctx);
+    const size_t group = group_size(&sk->params, count, threads);
+    const size_t tasks = (count + group - 1) / group;
+    /* parallel_for hands out worker indices up to threads-1, whatever tasks is */
+    unsigned workers = tasks == 1 ? 1 : threads;
     pbs_scratch *scratch = calloc(workers, sizeof *scratch);
     if (!scratch) return cml_error(CML_ERR_NOMEM, "out of memory allocating bootstrap scratch");
-    for (unsigned w = 0; w < workers && !st; w++) st = scratch_alloc(&sk->params, fft, &scratch[w]);
+    for (unsigned w = 0; w < workers && !st; w++)
+        st = scratch_alloc(&sk->params, fft, (uint32_t)group, &scratch[w]);
     if (!st) {
-        batch_job job = {sk, fft, luts, lut_count, out, in, scratch};
-        /* in-place batches (out == in) are safe: task i reads only in[i]
-         * before writing out[i], and no other task touches either */
+        batch_job job = {sk, fft, luts, lut_count, out, in, count, group, scratch};
         if (workers == 1) {
-            for (size_t i = 0; i < count; i++) batch_task(&job, i, 0);
+            for (size_t t = 0; t < tasks; t++) batch_task(&job, t, 0);
         } else {
-            cml_context_parallel_for(ctx, count, batch_task, &job);
+            cml_context_parallel_for(ctx, tasks, batch_task, &job);
         }
     }
     for (unsigned w = 0; w < workers; w++) scratch_free(&scratch[w]);

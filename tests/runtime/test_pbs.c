@@ -84,10 +84,10 @@ static void run_precision(uint32_t p, size_t per_table) {
     /* unsigned inputs, every message in turn */
     for (size_t i = 0; i < count; i++) msgs[i] = (int64_t)(i % M);
     for (int kind = 0; kind < 3; kind++) {
-        uint32_t out_bits = p;
+        const uint32_t out_bits = p;
         for (size_t m = 0; m < M; m++) {
             if (kind == 0) table[m] = (int64_t)m;                /* identity */
-            if (kind == 1) table[m] = -(int64_t)m, out_bits = p + 1; /* negation, signed out */
+            if (kind == 1) table[m] = (int64_t)((M - m) % M); /* negation mod 2^p */
             if (kind == 2) {                                     /* random */
                 uint64_t r;
                 cml_rng_uniform(&rng, &r, 1);
@@ -103,19 +103,19 @@ static void run_precision(uint32_t p, size_t per_table) {
         cml_lut_destroy(lut);
     }
 
-    /* signed inputs in [-2^(p-1), 2^(p-1)): f(v) = 3v + 1 into p+3 signed bits,
-     * with one table per ciphertext (same function, separate objects) */
+    /* signed inputs in [-2^(p-1), 2^(p-1)) to signed outputs: f(v) = -v - 1
+     * (a bijection of that range), one table object per ciphertext */
     {
         const int64_t lo = -(int64_t)(M / 2);
-        for (size_t m = 0; m < M; m++) table[m] = 3 * (lo + (int64_t)m) + 1;
+        for (size_t m = 0; m < M; m++) table[m] = -(lo + (int64_t)m) - 1;
         size_t n = count < 64 ? count : 64;
         cml_lut **luts = calloc(n, sizeof *luts);
         for (size_t i = 0; i < n; i++) {
-            CU_ASSERT_EQUAL_FATAL(cml_lut_create(&ks.params, p, 1, p + 3, table, &luts[i]), CML_OK);
+            CU_ASSERT_EQUAL_FATAL(cml_lut_create(&ks.params, p, 1, p, table, &luts[i]), CML_OK);
             msgs[i] = lo + (int64_t)(i % M);
-            want[i] = 3 * msgs[i] + 1;
+            want[i] = -msgs[i] - 1;
         }
-        bad += bootstrap_and_count(&ks, msgs, n, p, (const cml_lut *const *)luts, n, p + 3, want);
+        bad += bootstrap_and_count(&ks, msgs, n, p, (const cml_lut *const *)luts, n, p, want);
         total += n;
         for (size_t i = 0; i < n; i++) cml_lut_destroy(luts[i]);
         free(luts);
