@@ -518,7 +518,9 @@ static void test_validate_rejects(void) {
     EXPECT(p.polynomial_size = 128, CML_ERR_ARG);
     EXPECT(p.polynomial_size = 1u << 18, CML_ERR_ARG);
     EXPECT(p.lwe_dimension = 4097, CML_ERR_ARG);
-    EXPECT((p.lwe_dimension = 4096, p.lwe_noise_std = cml_secure_noise_std(4096)), CML_OK);
+    /* the small key lives on the 32-bit torus: its noise is floored at 4/2^32 */
+    EXPECT((p.lwe_dimension = 4096, p.lwe_noise_std = cml_secure_noise_std(4096)), CML_ERR_INSECURE);
+    EXPECT((p.lwe_dimension = 4096, p.lwe_noise_std = ldexp(1, -30)), CML_OK);
     EXPECT(p.precision = 0, CML_ERR_ARG);
     EXPECT(p.precision = 11, CML_ERR_ARG);
     EXPECT((p.precision = 9, p.polynomial_size = 256), CML_ERR_ARG); /* N < 2^p */
