@@ -379,7 +379,7 @@ typedef struct ks_coef {
     double c0, c1;
 } ks_coef;
 
-#define KS_COEFS 256 /* >= sum over l of floor(KS_DECOMP_BITS_SEARCH / l) = 130 */
+#define KS_COEFS 256 /* >= sum over l of floor(KS_DECOMP_BITS_SEARCH / l) = 119 */
 
 static uint32_t ks_coef_table(ks_coef *t) {
     uint32_t len = 0;
