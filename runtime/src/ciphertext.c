@@ -8,6 +8,9 @@ cml_status cml_ct_create(const cml_params *params, size_t count, cml_ct **out) {
     if (!out) return cml_error(CML_ERR_ARG, "cml_ct_create: out is NULL");
     *out = NULL;
     if (!params) return cml_error(CML_ERR_ARG, "cml_ct_create: params is NULL");
+    cml_params checked = *params;
+    cml_status st = cml_params_validate(&checked);
+    if (st) return st;
     size_t sz = cml_lwe_size(params);
     if (count && sz > SIZE_MAX / sizeof(uint64_t) / count)
         return cml_error(CML_ERR_ARG, "cml_ct_create: %zu ciphertexts is too many", count);

@@ -27,6 +27,7 @@ cml_status cml_client_key_create(const cml_params *params, cml_client_key **out)
     if (!params) return cml_error(CML_ERR_ARG, "cml_client_key_create: params is NULL");
     cml_params p = *params;
     cml_status st = cml_params_validate(&p);
+    if (!st) st = cml_random_ready();
     if (st) return st;
     cml_client_key *ck;
     if ((st = cml_client_key_alloc(&p, &ck))) return st;

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_error[512];
 
@@ -12,10 +13,14 @@ const char *cml_last_error(void) { return last_error; }
 void cml_clear_error(void) { last_error[0] = '\0'; }
 
 cml_status cml_error(cml_status s, const char *fmt, ...) {
+    /* format into a temporary first: callers may pass cml_last_error() as an
+     * argument (to add a prefix), and vsnprintf into its own source is UB */
+    char buf[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(last_error, buf, sizeof buf);
     return s;
 }
 

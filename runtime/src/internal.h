@@ -114,6 +114,9 @@ typedef struct cml_rng {
     size_t pos;
     uint8_t buf[4096];
 } cml_rng;
+/* CML_OK once libsodium (the OS generator behind every key) is usable;
+ * called by every entry point that creates keys or ciphertexts. */
+cml_status cml_random_ready(void);
 void cml_rng_init(cml_rng *rng);                       /* fresh key */
 void cml_rng_fork(cml_rng *parent, cml_rng *child);    /* child keyed from parent */
 /* child keyed by BLAKE2b(master, index): independent streams for parallel

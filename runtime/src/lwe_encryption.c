@@ -24,6 +24,8 @@ size_t cml_lwe_size(const cml_params *params) { return params ? cml_big_dim(para
 
 cml_status cml_lwe_encrypt(const cml_client_key *ck, uint64_t *ct, uint64_t plaintext) {
     if (!ck || !ct) return cml_error(CML_ERR_ARG, "cml_lwe_encrypt: NULL argument");
+    cml_status st = cml_random_ready();
+    if (st) return st;
     cml_rng rng;
     cml_rng_init(&rng);
     cml_lwe_encrypt_raw(&rng, ct, ck->glwe_key, cml_big_dim(&ck->params), plaintext,
@@ -50,6 +52,7 @@ cml_status cml_encrypt(const cml_client_key *ck, const int64_t *messages, size_t
     *out = NULL;
     if (!ck || (!messages && count)) return cml_error(CML_ERR_ARG, "cml_encrypt: NULL argument");
     cml_status st = check_bits("cml_encrypt", bits);
+    if (!st) st = cml_random_ready();
     if (st) return st;
     cml_ct *ct;
     if ((st = cml_ct_create(&ck->params, count, &ct))) return st;

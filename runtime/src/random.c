@@ -15,12 +15,16 @@ static _Thread_local int unsafe_seeded;
 static _Thread_local cml_rng unsafe_root;
 
 static void ensure_sodium(void) {
-    /* sodium_init is idempotent and thread-safe; it fails only if the OS
-     * generator is unusable, in which case randombytes_buf cannot work either. */
-    if (sodium_init() < 0) {
-        /* cannot happen on Linux with getrandom(); randombytes_buf would then
-         * fall back to /dev/urandom itself */
-    }
+    /* idempotent and thread-safe; cml_random_ready() reports a failure to
+     * callers before they need randomness */
+    (void)!sodium_init();
+}
+
+cml_status cml_random_ready(void) {
+    if (sodium_init() < 0)
+        return cml_error(CML_ERR_INTERNAL,
+                         "libsodium could not initialise: no usable OS random generator");
+    return CML_OK;
 }
 
 void cml_unsafe_set_seed(const uint8_t seed[32]) {

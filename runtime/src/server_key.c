@@ -101,7 +101,8 @@ cml_status cml_server_key_create(cml_context *ctx, const cml_client_key *ck, cml
     if (!ctx || !ck) return cml_error(CML_ERR_ARG, "cml_server_key_create: NULL argument");
     const cml_params *p = &ck->params;
     const cml_fft *fft;
-    cml_status st = cml_context_fft(ctx, p->polynomial_size, &fft);
+    cml_status st = cml_random_ready();
+    if (!st) st = cml_context_fft(ctx, p->polynomial_size, &fft);
     if (st) return st;
     cml_server_key *sk;
     if ((st = cml_server_key_alloc(p, &sk))) return st;
