@@ -85,29 +85,10 @@ static void rotate_sub_round(uint64_t *restrict st, const uint64_t *restrict in,
 }
 
 /* Peels one digit off every coefficient's state and writes the folded,
- * twisted complex vector of that digit polynomial. Meanwhile it prefetches
- * `pf_lines` cache lines from pf (a slice of the next GGSW), spread over the
- * loop so the memory system streams the key while this core computes. */
+ * twisted complex vector of that digit polynomial. */
 static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, size_t h,
-                              uint32_t bl, const cml_cplx *restrict tw, const char *pf,
-                              size_t pf_lines) {
+                              uint32_t bl, const cml_cplx *restrict tw) {
     uint64_t *restrict lo = st, *restrict hi = st + h;
-    if (pf) {
-        size_t per = (pf_lines + h - 1) / h;
-        for (size_t j = 0, line = 0; line < pf_lines; j++) {
-            for (size_t t = 0; t < per && line < pf_lines; t++, line++)
-                __builtin_prefetch(pf + 64 * line, 0, 3);
-            double re = (double)decomp_next_digit(&lo[j], bl);
-            double im = (double)decomp_next_digit(&hi[j], bl);
-            out[j].re = re * tw[j].re - im * tw[j].im;
-            out[j].im = re * tw[j].im + im * tw[j].re;
-            if (line == pf_lines) {
-                /* prefetching done: finish in the plain (vectorised) loop */
-                lo += j + 1, hi += j + 1, out += j + 1, tw += j + 1, h -= j + 1;
-                break;
-            }
-        }
-    }
     for (size_t j = 0; j < h; j++) {
         double re = (double)decomp_next_digit(&lo[j], bl);
         double im = (double)decomp_next_digit(&hi[j], bl);
@@ -116,23 +97,18 @@ static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, siz
     }
 }
 
-/* acc += ExtProd(ggsw, X^r acc - acc); prefetches next_ggsw if not NULL */
+/* acc += ExtProd(ggsw, X^r acc - acc) */
 static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
-                        const cml_cplx *next_ggsw, uint32_t r, uint64_t *acc, pbs_scratch *s) {
+                        uint32_t r, uint64_t *acc, pbs_scratch *s) {
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
     const uint32_t bl = p->pbs_base_log;
     const size_t h = fft->half;
-    /* one slice of the next GGSW per digit polynomial */
-    const size_t slice_lines = cml_ggsw_fourier_values(p) * sizeof(cml_cplx) / 64 / (k1 * l);
     for (uint32_t c = 0; c < k1; c++) {
         rotate_sub_round(s->diff, acc + (size_t)c * N, N, r, bl * l);
         /* digits come out least significant level first */
         for (uint32_t lev = l; lev >= 1; lev--) {
             cml_cplx *d = s->digits + h;
-            const char *pf = next_ggsw ? (const char *)next_ggsw +
-                                             ((size_t)c * l + (l - lev)) * slice_lines * 64
-                                       : NULL;
-            digits_fold_twist(s->digits, s->diff, h, bl, fft->twist, pf, slice_lines);
+            digits_fold_twist(s->digits, s->diff, h, bl, fft->twist);
             cml_fft_forward_oop(fft, s->digits, d);
             const cml_cplx *row = ggsw + ((size_t)c * l + (lev - 1)) * k1 * h;
             if (c == 0 && lev == l) {
@@ -174,11 +150,9 @@ static void blind_rotate(const cml_server_key *sk, const cml_fft *fft,
     const size_t ggsw_values = cml_ggsw_fourier_values(p);
     for (uint32_t i = 0; i < n; i++) {
         const cml_cplx *ggsw = sk->bsk + i * ggsw_values;
-        const cml_cplx *next = i + 1 < n ? ggsw + ggsw_values : NULL;
         for (size_t g = 0; g < count; g++) {
             uint32_t a = cml_modswitch(s->small[g * (n + 1) + i], log2_2n);
-            /* the group's first member brings the next GGSW into cache */
-            if (a) cmux_rotate(p, fft, ggsw, g == 0 ? next : NULL, a, s->acc + g * acc_words, s);
+            if (a) cmux_rotate(p, fft, ggsw, a, s->acc + g * acc_words, s);
         }
     }
 }
