@@ -73,6 +73,19 @@ static double fft_floor_ms(const cml_params *p, const cml_fft *fft, int reps) {
     return m;
 }
 
+/* Median of 3 timings of one batch of bootstraps on ctx's threads. */
+static double batch_ms(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut,
+                       uint64_t *out, const uint64_t *in, size_t count) {
+    const cml_lut *luts[1] = {lut};
+    double t[3];
+    for (int r = 0; r < 3; r++) {
+        double t0 = now_ms();
+        cml_pbs_batch(ctx, sk, luts, 1, out, in, count);
+        t[r] = now_ms() - t0;
+    }
+    return median(t, 3);
+}
+
 static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double p_error, int reps) {
     cml_params p;
     if (cml_params_select(prec, 1.0, p_error, &p)) {
@@ -136,21 +149,9 @@ static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double 
     size_t batch = per_thread * cml_context_threads(ctx);
     uint64_t *bin = malloc(batch * sz * sizeof *bin), *bout = malloc(batch * sz * sizeof *bout);
     for (size_t i = 0; i < batch; i++) memcpy(bin + i * sz, cml_ct_data(ct) + (i % M) * sz, sz * 8);
-    const cml_lut *luts[1] = {lut};
-    double bt[3];
-    for (int r = 0; r < 3; r++) {
-        t0 = now_ms();
-        cml_pbs_batch(ctx1, sk, luts, 1, bout, bin, batch);
-        bt[r] = now_ms() - t0;
-    }
-    double t1 = median(bt, 3);
+    double t1 = batch_ms(ctx1, sk, lut, bout, bin, batch);
     printf("pbs_batch.p%u.t1 %.2f pbs/s\n", prec, (double)batch / t1 * 1e3);
-    for (int r = 0; r < 3; r++) {
-        t0 = now_ms();
-        cml_pbs_batch(ctx, sk, luts, 1, bout, bin, batch);
-        bt[r] = now_ms() - t0;
-    }
-    double tall = median(bt, 3);
+    double tall = batch_ms(ctx, sk, lut, bout, bin, batch);
     printf("pbs_batch.p%u.tall %.2f pbs/s\n", prec, (double)batch / tall * 1e3);
     printf("pbs_batch.p%u.speedup %.2f ratio\n", prec, t1 / tall);
     printf("pbs_batch.p%u.size %zu count\n", prec, batch);

@@ -5,9 +5,10 @@
  * tables in one batch, and a chain PBS -> linear op -> PBS.
  *
  * Sample sizes (CML_TEST_SCALE=1): per table 1024 at p <= 4, 256 at p = 5-6,
- * 32 at p = 7-8 (so 4096 / 1024 / 128 bootstraps per precision). At 2^-40 per
- * bootstrap the chance of any failure in the whole suite is below 2^-26, so
- * a single wrong result is a bug, not bad luck. */
+ * 16 at p = 7-8 (one bootstrap there takes 0.2-1 s), plus up to 64 each for
+ * the signed and chain cases: 3200 / 896 / 80 bootstraps per precision. At
+ * 2^-40 per bootstrap the chance of any failure in the whole suite is below
+ * 2^-26, so a single wrong result is a bug, not bad luck. */
 #include "cml_test.h"
 #include "internal.h"
 
@@ -168,8 +169,8 @@ static void test_p3(void) { run_precision(3, 1024); }
 static void test_p4(void) { run_precision(4, 1024); }
 static void test_p5(void) { run_precision(5, 256); }
 static void test_p6(void) { run_precision(6, 256); }
-static void test_p7(void) { run_precision(7, 32); }
-static void test_p8(void) { run_precision(8, 32); }
+static void test_p7(void) { run_precision(7, 16); }
+static void test_p8(void) { run_precision(8, 16); }
 
 static void test_misuse(void) {
     cml_params p;
