@@ -154,12 +154,16 @@ static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double 
     double tall = batch_ms(ctx, sk, lut, bout, bin, batch);
     printf("pbs_batch.p%u.tall %.2f pbs/s\n", prec, (double)batch / tall * 1e3);
     printf("pbs_batch.p%u.speedup %.2f ratio\n", prec, t1 / tall);
+    /* per bootstrap (keyswitch included) in a one-thread batch, where the
+     * keys' memory traffic is shared by the lockstep group */
+    printf("pbs_batch.p%u.t1_each %.3f ms\n", prec, t1 / (double)batch);
     printf("pbs_batch.p%u.size %zu count\n", prec, batch);
     printf("pbs_batch.p%u.threads %u count\n", prec, cml_context_threads(ctx));
 
     double floor_ms = fft_floor_ms(&p, fft, reps < 5 ? reps : 5);
     printf("fft_floor.p%u %.3f ms\n", prec, floor_ms);
     printf("pbs_over_floor.p%u %.3f ratio\n", prec, (kspbs - ks) / floor_ms);
+    printf("pbs_batch_over_floor.p%u %.3f ratio\n", prec, t1 / (double)batch / floor_ms);
     fflush(stdout);
     free(small);
     free(res);
