@@ -163,6 +163,8 @@ void cml_keyswitch_group(const cml_server_key *sk, uint32_t *out, size_t out_str
 static inline uint32_t cml_torus_to32(uint64_t x) { return (uint32_t)((x + (UINT64_C(1) << 31)) >> 32); }
 /* Phase of a small-key ciphertext on the 32-bit torus. */
 uint32_t cml_lwe_phase_raw32(const uint32_t *ct, const uint64_t *key, size_t dim);
+/* log2(2N) for a power-of-two N: the modulus switch's target bits. */
+static inline uint32_t cml_log2_2n(uint32_t N) { return (uint32_t)__builtin_ctz(N) + 1; }
 /* Modulus switch of a 32-bit torus value to Z_{2N} (log2_2n = log2(2N)). */
 static inline uint32_t cml_modswitch(uint32_t x, uint32_t log2_2n) {
     uint32_t shift = 32 - log2_2n;

@@ -132,8 +132,7 @@ static void blind_rotate(const cml_server_key *sk, const cml_fft *fft,
     const cml_params *p = &sk->params;
     const uint32_t k = p->glwe_dimension, N = p->polynomial_size, n = p->lwe_dimension;
     const size_t acc_words = (size_t)(k + 1) * N;
-    uint32_t log2_2n = 1;
-    while ((UINT32_C(1) << log2_2n) < 2 * N) log2_2n++;
+    const uint32_t log2_2n = cml_log2_2n(N);
     const uint32_t two_n = 2 * N;
 
     for (size_t g = 0; g < count; g++) {

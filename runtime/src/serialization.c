@@ -102,52 +102,27 @@ static double get_f64(const uint8_t *p) {
 _Static_assert(sizeof(cml_cplx) == 2 * sizeof(double), "cml_cplx must be two packed doubles");
 _Static_assert(sizeof(double) == 8, "binary64 doubles");
 
-static uint8_t *put_u32s(uint8_t *p, const uint32_t *v, size_t n) {
+/* n words of `width` bytes (4 or 8: uint32_t, uint64_t, double), stored
+ * little-endian. */
+static uint8_t *put_words(uint8_t *p, const void *v, size_t n, size_t width) {
     if (HOST_LE) {
-        memcpy(p, v, n * 4);
-        return p + n * 4;
+        memcpy(p, v, n * width);
+        return p + n * width;
     }
-    for (size_t i = 0; i < n; i++) p = put_u32(p, v[i]);
+    const uint8_t *src = v;
+    for (size_t i = 0; i < n; i++, src += width, p += width)
+        for (size_t b = 0; b < width; b++) p[b] = src[width - 1 - b];
     return p;
 }
 
-static uint8_t *put_u64s(uint8_t *p, const uint64_t *v, size_t n) {
+static void get_words(void *v, const uint8_t *p, size_t n, size_t width) {
     if (HOST_LE) {
-        memcpy(p, v, n * 8);
-        return p + n * 8;
+        memcpy(v, p, n * width);
+        return;
     }
-    for (size_t i = 0; i < n; i++) p = put_u64(p, v[i]);
-    return p;
-}
-
-static uint8_t *put_f64s(uint8_t *p, const double *v, size_t n) {
-    if (HOST_LE) {
-        memcpy(p, v, n * 8);
-        return p + n * 8;
-    }
-    for (size_t i = 0; i < n; i++) p = put_f64(p, v[i]);
-    return p;
-}
-
-static void get_u32s(uint32_t *v, const uint8_t *p, size_t n) {
-    if (HOST_LE)
-        memcpy(v, p, n * 4);
-    else
-        for (size_t i = 0; i < n; i++) v[i] = get_u32(p + 4 * i);
-}
-
-static void get_u64s(uint64_t *v, const uint8_t *p, size_t n) {
-    if (HOST_LE)
-        memcpy(v, p, n * 8);
-    else
-        for (size_t i = 0; i < n; i++) v[i] = get_u64(p + 8 * i);
-}
-
-static void get_f64s(double *v, const uint8_t *p, size_t n) {
-    if (HOST_LE)
-        memcpy(v, p, n * 8);
-    else
-        for (size_t i = 0; i < n; i++) v[i] = get_f64(p + 8 * i);
+    uint8_t *dst = v;
+    for (size_t i = 0; i < n; i++, dst += width, p += width)
+        for (size_t b = 0; b < width; b++) dst[b] = p[width - 1 - b];
 }
 
 /* ---- sizes --------------------------------------------------------------------- */
@@ -313,8 +288,8 @@ cml_status cml_server_key_serialize(const cml_server_key *sk, uint8_t **buf, siz
     if ((st = begin_blob(fn, KIND_SERVER_KEY, p, payload, &blob, &total))) return st;
     uint8_t *w = blob + HEADER_BYTES;
     const size_t ksk = cml_ksk_words(p), bsk = cml_bsk_fourier_values(p);
-    w = put_u32s(w, sk->ksk, ksk);
-    put_f64s(w, (const double *)sk->bsk, 2 * bsk); /* re, im of each value */
+    w = put_words(w, sk->ksk, ksk, 4);
+    put_words(w, sk->bsk, 2 * bsk, 8); /* re, im of each value */
     finish_blob(blob, total);
     *buf = blob;
     *len = total;
@@ -333,7 +308,7 @@ cml_status cml_ct_serialize(const cml_ct *ct, uint8_t **buf, size_t *len) {
     size_t total;
     if ((st = begin_blob(fn, KIND_CIPHERTEXT, p, payload, &blob, &total))) return st;
     uint8_t *w = put_u64(blob + HEADER_BYTES, ct->count);
-    put_u64s(w, ct->data, ct->count * cml_lwe_size(p));
+    put_words(w, ct->data, ct->count * cml_lwe_size(p), 8);
     finish_blob(blob, total);
     *buf = blob;
     *len = total;
@@ -481,8 +456,8 @@ cml_status cml_server_key_deserialize(cml_context *ctx, const uint8_t *buf, size
     cml_server_key *sk;
     if ((st = cml_server_key_alloc(&h.params, &sk))) return st;
     const size_t ksk = cml_ksk_words(&h.params), bsk = cml_bsk_fourier_values(&h.params);
-    get_u32s(sk->ksk, h.payload, ksk);
-    get_f64s((double *)sk->bsk, h.payload + ksk * 4, 2 * bsk);
+    get_words(sk->ksk, h.payload, ksk, 4);
+    get_words(sk->bsk, h.payload + ksk * 4, 2 * bsk, 8);
     /* A forward FFT of N/2 twisted points of at most 2^63 in modulus stays
      * below 2^63 * sqrt(2) * N/2 < 2^64 * N; larger or non-finite values
      * would make the external product produce garbage (or NaN) silently.
@@ -521,7 +496,7 @@ cml_status cml_ct_deserialize(const uint8_t *buf, size_t len, const cml_params *
     size_t count = (size_t)get_u64(h.payload);
     cml_ct *ct;
     if ((st = cml_ct_create(&h.params, count, &ct))) return st;
-    get_u64s(ct->data, h.payload + 8, count * cml_lwe_size(&h.params));
+    get_words(ct->data, h.payload + 8, count * cml_lwe_size(&h.params), 8);
     *out = ct;
     return CML_OK;
 }

@@ -97,8 +97,7 @@ static void test_keyswitch_and_modswitch_at(int set) {
     char what[64];
     const cml_params *p = &k->params;
     const size_t m = at_least(1000, 200), sz = cml_lwe_size(p), n = p->lwe_dimension;
-    uint32_t log2_2n = 1;
-    while ((UINT32_C(1) << log2_2n) < 2 * p->polynomial_size) log2_2n++;
+    const uint32_t log2_2n = cml_log2_2n(p->polynomial_size);
     const double w = (double)(2 * p->polynomial_size);
     uint64_t *ct = malloc(sz * 8);
     uint32_t *small = malloc((n + 1) * 4), *sw = malloc((n + 1) * 4);
@@ -153,8 +152,7 @@ static void test_pbs_output_at(int set) {
     const cml_params *p = &k->params;
     const uint32_t N = p->polynomial_size, kk = p->glwe_dimension, n = p->lwe_dimension;
     const size_t runs = at_least(40, 10), sz = cml_lwe_size(p);
-    uint32_t log2_2n = 1;
-    while ((UINT32_C(1) << log2_2n) < 2 * N) log2_2n++;
+    const uint32_t log2_2n = cml_log2_2n(N);
     const uint32_t M = 1u << P;
     int64_t table[64];
     for (uint32_t i = 0; i < M; i++) table[i] = (int64_t)((i * 5 + 2) % M);
