@@ -4,5 +4,6 @@
 #define CML_BENCH_H
 
 int cml_bench_pbs(int argc, char **argv);
+int cml_bench_compile(int argc, char **argv);
 
 #endif

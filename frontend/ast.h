@@ -82,7 +82,7 @@ struct ast_expr {
             int count;
             ast_expr **elems;
         } tensor;
-        struct {                /* AST_UNARY, AST_BINARY */
+        struct {                /* AST_UNARY, AST_BINARY (loc: the operator token) */
             ast_op op;
             ast_expr *lhs, *rhs; /* rhs NULL for unary */
         } bin;

@@ -166,7 +166,8 @@ void ir_print(FILE *out, ir_module *m, unsigned flags) {
     ir_foreach(op, m->main) {
         if (op->code != IR_TLU) continue;
         fprintf(out, "\ntlu @t%d {\n", n++);
-        print_func(out, m, op->tlu->body, flags | IR_PRINT_NOLOC);
+        /* body values are per-element scalars: no ranges or norms to show */
+        print_func(out, m, op->tlu->body, IR_PRINT_NOLOC);
         fputs("}\n", out);
     }
 }

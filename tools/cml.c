@@ -17,6 +17,7 @@ static void usage(FILE *f) {
           "commands:\n"
           "  demo            run the TFHE runtime end to end (keygen, encrypt, bootstrap, decrypt)\n"
           "  bench pbs       benchmark keygen, keyswitch and bootstrapping per precision\n"
+          "  bench compile   time the compiler's front half on a 1,000-neuron MLP\n"
           "\n"
           "  cml <command> --help   describes a command\n"
           "  cml --version          prints the version\n",
@@ -25,12 +26,13 @@ static void usage(FILE *f) {
 
 static int cmd_bench(int argc, char **argv) {
     if (argc < 1 || !strcmp(argv[0], "-h") || !strcmp(argv[0], "--help")) {
-        fputs("usage: cml bench pbs [options]   (cml bench pbs --help for options)\n",
+        fputs("usage: cml bench pbs|compile [options]   (cml bench NAME --help for options)\n",
               argc < 1 ? stderr : stdout);
         return argc < 1 ? 2 : 0;
     }
     if (!strcmp(argv[0], "pbs")) return cml_bench_pbs(argc - 1, argv + 1);
-    fprintf(stderr, "cml bench: unknown benchmark '%s' (available: pbs)\n", argv[0]);
+    if (!strcmp(argv[0], "compile")) return cml_bench_compile(argc - 1, argv + 1);
+    fprintf(stderr, "cml bench: unknown benchmark '%s' (available: pbs, compile)\n", argv[0]);
     return 2;
 }
 

@@ -1,0 +1,1039 @@
+/* lower_model.c — model level: post-training quantization of a float model
+ * into an integer circuit (uniform affine, as Concrete ML).
+ *
+ * Two passes over the same statements:
+ *   1. the model as REAL-valued IR (clear f64 inputs, f64 parameters), run
+ *      by the IR interpreter over the calibration rows while an observer
+ *      records the min/max of every value;
+ *   2. the integer IR: inputs are encrypted u<inputs> with a scale and zero
+ *      point, weights are symmetric signed integers, each layer's integer
+ *      accumulator has a known scale, and every activation (or accumulator
+ *      feeding another layer) is a real chain — dequantize, activation,
+ *      requantize with the calibrated output range — that TLU fusion turns
+ *      into one table lookup.
+ * Each AST node's real op in pass 1 is its value's "twin" in pass 2: the
+ * calibrated range of a value is the range its twin took. The arithmetic is
+ * in quantize.c. */
+#include "csv.h"
+#include "interp.h"
+#include "lower_internal.h"
+#include "quantize.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SYNTH_ROWS = 1024, SYNTH_MAX_CORNER_DIMS = 8 };
+
+/* What a pass-2 value is (real = scale * (q - zp)):
+ *   Q:    integers of at most `activations` (or `inputs`) bits;
+ *   ACC:  a layer accumulator (wide): requantized before the next layer;
+ *   REAL: an encrypted real chain awaiting requantization. */
+typedef enum { MS_Q, MS_ACC, MS_REAL } mstate;
+
+typedef struct mval {
+    bool is_const;
+    lower_lit lit;  /* is_const */
+    ir_op *real;    /* pass 1: the op; pass 2: the twin (calibration stats) */
+    ir_op *op;      /* pass 2 */
+    mstate st;
+    double scale;
+    int64_t zp;
+    int bind;       /* pass 2: 1 + index of the binding it was read from, 0 if none */
+} mval;
+
+typedef struct mbind {
+    const char *name;
+    mval v;
+    bool decl;      /* input or param: cannot be declared again */
+    diag_loc loc;
+    bool has_q;     /* pass 2: v requantized once, shared by every consumer */
+    mval q;
+} mbind;
+
+typedef struct twin {
+    const ast_expr *node;
+    ir_op *real;
+} twin;
+
+typedef struct mstats {
+    double lo, hi;
+    bool seen, nonfinite;
+} mstats;
+
+typedef struct minput {
+    const ast_stmt *s;
+    int64_t count, col0;
+    double lo, hi;     /* quantization range */
+    double q_scale;
+    int64_t q_zp;
+} minput;
+
+typedef struct ml {
+    arena *a;
+    diag_ctx *d;
+    const ast_unit *u;
+    const char *base_dir;
+    int pass;
+    arena tmp;         /* pass-1 IR, environments, tables */
+    ir_module *rm;     /* pass 1 */
+    ir_module *m;      /* pass 2 */
+    ir_func *f;        /* where ops go */
+    mbind *env;
+    int nenv, capenv;
+    twin *twins;
+    int ntwins, captwins;
+    mstats *stats;     /* by pass-1 op id */
+    int nstats;
+    int bits_in, bits_w, bits_act, bits_acc; /* bits_acc 0: no explicit rounding */
+    minput *inputs;
+    int ninputs;
+    int noutputs;
+} ml;
+
+static bool mexpr(ml *c, const ast_expr *e, mval *out);
+
+static bool oom(ml *c, diag_loc loc) {
+    diag_error(c->d, loc, "out of memory");
+    return false;
+}
+
+/* ---- environment and twins ----------------------------------------------------- */
+
+static mbind *find(ml *c, const char *name) {
+    for (int i = c->nenv - 1; i >= 0; i--)
+        if (strcmp(c->env[i].name, name) == 0) return &c->env[i];
+    return NULL;
+}
+
+static bool bind(ml *c, const char *name, const mval *v, bool decl, diag_loc loc) {
+    if (decl) {
+        const mbind *old = find(c, name);
+        if (old && old->decl) {
+            diag_error(c->d, loc, "redefinition of '%s'", name);
+            diag_note(c->d, old->loc, "'%s' was declared here", name);
+            return false;
+        }
+    }
+    if (c->nenv == c->capenv) {
+        int cap = c->capenv ? 2 * c->capenv : 32;
+        mbind *n = arena_array(&c->tmp, (size_t)cap, sizeof *n);
+        if (!n) return oom(c, loc);
+        if (c->nenv) memcpy(n, c->env, (size_t)c->nenv * sizeof *n);
+        c->env = n;
+        c->capenv = cap;
+    }
+    c->env[c->nenv++] = (mbind){.name = name, .v = *v, .decl = decl, .loc = loc};
+    return true;
+}
+
+static bool twin_put(ml *c, const ast_expr *node, ir_op *real) {
+    if (c->ntwins == c->captwins) {
+        int cap = c->captwins ? 2 * c->captwins : 64;
+        twin *n = arena_array(&c->tmp, (size_t)cap, sizeof *n);
+        if (!n) return oom(c, node->loc);
+        if (c->ntwins) memcpy(n, c->twins, (size_t)c->ntwins * sizeof *n);
+        c->twins = n;
+        c->captwins = cap;
+    }
+    c->twins[c->ntwins++] = (twin){node, real};
+    return true;
+}
+
+static ir_op *twin_get(ml *c, const ast_expr *node) {
+    for (int i = c->ntwins - 1; i >= 0; i--)
+        if (c->twins[i].node == node) return c->twins[i].real;
+    return NULL;
+}
+
+/* ---- pass-2 building blocks ------------------------------------------------------ */
+
+static ir_op *fconst(ml *c, diag_loc loc, double v) { return ir_build_scalar_float(c->f, loc, v); }
+
+static ir_op *b1(ml *c, ir_opcode code, diag_loc loc, ir_op *x) {
+    return ir_build1(c->f, c->d, code, loc, x);
+}
+
+static ir_op *b2(ml *c, ir_opcode code, diag_loc loc, ir_op *x, ir_op *y) {
+    return ir_build2(c->f, c->d, code, loc, x, y);
+}
+
+/* Dequantizes v into an encrypted real chain: [round] tofloat, - zp, * scale. */
+static bool to_real(ml *c, mval *v, diag_loc loc) {
+    if (v->st == MS_REAL) return true;
+    ir_op *x = v->op;
+    if (v->st == MS_ACC && c->bits_acc) x = ir_build_round(c->f, c->d, loc, x, c->bits_acc, -1);
+    x = x ? b1(c, IR_TOFLOAT, loc, x) : NULL;
+    if (x && v->zp) x = b2(c, IR_SUB, loc, x, fconst(c, loc, (double)v->zp));
+    if (x) x = b2(c, IR_MUL, loc, x, fconst(c, loc, v->scale));
+    if (!x) return false;
+    v->op = x;
+    v->st = MS_REAL;
+    return true;
+}
+
+/* The calibrated range of v's twin. */
+static bool range_of(ml *c, const mval *v, diag_loc loc, double *lo, double *hi) {
+    const mstats *s = v->real && v->real->id < c->nstats ? &c->stats[v->real->id] : NULL;
+    if (s && s->nonfinite) {
+        diag_error(c->d, loc, "calibration gave this value a non-finite result (infinity or "
+                              "not-a-number); its quantization range is undefined");
+        return false;
+    }
+    *lo = s && s->seen ? s->lo : 0;
+    *hi = s && s->seen ? s->hi : 0;
+    return true;
+}
+
+/* Requantizes v (an accumulator or a real chain) to unsigned `activations`
+ * bits with the range calibrated for it:
+ *   ... / out_scale + out_zp, rint, clip to [0, 2^b - 1], toint. */
+static bool requant(ml *c, mval *v, diag_loc loc) {
+    double lo, hi, s;
+    int64_t z;
+    if (!range_of(c, v, loc, &lo, &hi) || !to_real(c, v, loc)) return false;
+    quant_affine(lo, hi, c->bits_act, &s, &z);
+    ir_op *x = b2(c, IR_DIV, loc, v->op, fconst(c, loc, s));
+    if (x && z) x = b2(c, IR_ADD, loc, x, fconst(c, loc, (double)z));
+    if (x) x = b1(c, IR_RINT, loc, x);
+    if (x) x = b2(c, IR_MAX, loc, x, fconst(c, loc, 0.0));
+    if (x) x = b2(c, IR_MIN, loc, x, fconst(c, loc, (double)((INT64_C(1) << c->bits_act) - 1)));
+    if (x) x = b1(c, IR_TOINT, loc, x);
+    if (!x) return false;
+    v->op = x;
+    v->st = MS_Q;
+    v->scale = s;
+    v->zp = z;
+    return true;
+}
+
+/* Layers take integers of activation width. A named value used by several
+ * layers is requantized once (one table, not one per consumer). */
+static bool ensure_q(ml *c, mval *v, diag_loc loc) {
+    if (v->st == MS_Q) return true;
+    mbind *b = v->bind ? &c->env[v->bind - 1] : NULL;
+    if (b && b->has_q) {
+        *v = b->q;
+        return true;
+    }
+    if (!requant(c, v, loc)) return false;
+    if (b) {
+        b->q = *v;
+        b->has_q = true;
+    }
+    return true;
+}
+
+static ir_op *int_const(ml *c, diag_loc loc, int rank, const int64_t *dims, const int64_t *v) {
+    ir_type t = {0};
+    t.rank = rank;
+    memcpy(t.dims, dims, (size_t)rank * sizeof *dims);
+    ir_op *k = ir_build_const_int(c->f, loc, t, v);
+    if (!k) oom(c, loc);
+    return k;
+}
+
+static ir_op *real_const(ml *c, diag_loc loc, const lower_lit *l) {
+    ir_op *k = ir_build_const_float(c->f, loc, l->rank, l->dims, l->fv);
+    if (!k) oom(c, loc);
+    return k;
+}
+
+/* ---- arguments --------------------------------------------------------------------- */
+
+static bool need_value(ml *c, const ast_expr *call, const ast_expr *arg, const mval *v) {
+    if (!v->is_const) return true;
+    diag_error(c->d, arg->loc, "the input of '%s' must be a layer value, not a constant",
+               call->u.call.name);
+    return false;
+}
+
+/* A weight argument: a param or a literal of the given rank. */
+static bool need_const(ml *c, const ast_expr *call, const ast_expr *arg, const mval *v,
+                       int rank, const char *what) {
+    if (!v->is_const) {
+        diag_error(c->d, arg->loc, "the %s of '%s' must be a param or a literal", what,
+                   call->u.call.name);
+        return false;
+    }
+    if (v->lit.rank != rank) {
+        char s[64];
+        diag_error(c->d, arg->loc, "the %s of '%s' must have %d dimension%s, got shape %s", what,
+                   call->u.call.name, rank, rank == 1 ? "" : "s",
+                   lower_shape_str(v->lit.rank, v->lit.dims, s, sizeof s));
+        return false;
+    }
+    return true;
+}
+
+/* An integer keyword argument (or positional when `e` is given directly). */
+static bool int_arg(ml *c, const ast_expr *e, const char *what, int min, int *out) {
+    lower_lit l;
+    int r = lower_literal(&c->tmp, c->d, e, &l);
+    if (r < 0) return false;
+    if (r == 0 || !l.all_int || l.rank != 0) {
+        diag_error(c->d, e->loc, "%s must be an integer literal", what);
+        return false;
+    }
+    if (l.iv[0] < min) {
+        diag_error(c->d, e->loc, "%s must be at least %d, got %" PRId64, what, min, l.iv[0]);
+        return false;
+    }
+    if (l.iv[0] > 1 << 20) {
+        diag_error(c->d, e->loc, "%s is too large (%" PRId64 ")", what, l.iv[0]);
+        return false;
+    }
+    *out = (int)l.iv[0];
+    return true;
+}
+
+static bool bias_shape(ml *c, const ast_expr *call, const ast_expr *arg, const mval *b,
+                       int64_t n) {
+    if (!need_const(c, call, arg, b, 1, "bias")) return false;
+    if (b->lit.dims[0] != n) {
+        diag_error(c->d, arg->loc, "the bias of '%s' has %" PRId64 " value%s, the layer has %" PRId64
+                   " output%s", call->u.call.name, b->lit.dims[0], b->lit.dims[0] == 1 ? "" : "s", n,
+                   n == 1 ? "" : "s");
+        return false;
+    }
+    return true;
+}
+
+/* ---- layers ------------------------------------------------------------------------- */
+
+/* dense(x, W[, b]) = x @ W + b; x [K] or [N,K], W [K,M], b [M]. */
+static bool layer_dense(ml *c, const ast_expr *e, mval *x, const ast_expr *we, const mval *w,
+                        const ast_expr *be, const mval *b, mval *out) {
+    if (!need_const(c, e, we, w, 2, "weights")) return false;
+    int64_t k = w->lit.dims[0], m = w->lit.dims[1];
+    if (b && !bias_shape(c, e, be, b, m)) return false;
+    if (c->pass == 1) {
+        ir_op *y = ir_build2(c->f, c->d, IR_MATMUL, e->loc, x->real, real_const(c, e->loc, &w->lit));
+        if (y && b) y = b2(c, IR_ADD, e->loc, y, real_const(c, e->loc, &b->lit));
+        out->real = y;
+        return y != NULL;
+    }
+    if (!ensure_q(c, x, e->loc)) return false;
+    int64_t *wq = arena_array(&c->tmp, (size_t)(k * m), sizeof *wq);
+    int64_t *off = arena_array(&c->tmp, (size_t)m, sizeof *off);
+    if (!wq || !off) return oom(c, e->loc);
+    double sw = quant_symmetric(w->lit.fv, k * m, c->bits_w, wq);
+    double acc_scale = x->scale * sw;
+    bool any = quant_dense_offset(wq, k, m, x->zp, b ? b->lit.fv : NULL, acc_scale, off);
+    ir_op *y = b2(c, IR_MATMUL, e->loc, x->op, int_const(c, e->loc, 2, w->lit.dims, wq));
+    if (y && any) y = b2(c, IR_ADD, e->loc, y, int_const(c, e->loc, 1, &m, off));
+    *out = (mval){.op = y, .st = MS_ACC, .scale = acc_scale, .zp = 0};
+    return y != NULL;
+}
+
+static const char *const conv_kw[] = {"stride", "padding", NULL};
+static const char *const pool_kw[] = {"stride", "padding", NULL};
+static const char *const maxpool_kw[] = {"stride", NULL};
+
+/* conv2d(x, W[, b], stride=s, padding=p): x [C,H,W], W [O,C,KH,KW], b [O]. */
+static bool layer_conv(ml *c, const ast_expr *e, mval *x, const mval *w, const mval *b,
+                       mval *out) {
+    ast_expr *const *ae = e->u.call.args;
+    if (!need_const(c, e, ae[1], w, 4, "weights")) return false;
+    int64_t o = w->lit.dims[0];
+    if (b && !bias_shape(c, e, ae[2], b, o)) return false;
+    int s = 1, p = 0;
+    const ast_expr *k;
+    if ((k = lower_kwarg(e, "stride")) && !int_arg(c, k, "the stride of 'conv2d'", 1, &s))
+        return false;
+    if ((k = lower_kwarg(e, "padding")) && !int_arg(c, k, "the padding of 'conv2d'", 0, &p))
+        return false;
+    int stride[2] = {s, s}, pad[2] = {p, p};
+    if (c->pass == 1) {
+        ir_op *y = ir_build_conv2d(c->f, c->d, e->loc, x->real, real_const(c, e->loc, &w->lit),
+                                   stride, pad);
+        if (y && b) {
+            int64_t bd[3] = {o, 1, 1};
+            ir_op *bc = ir_build_const_float(c->f, e->loc, 3, bd, b->lit.fv);
+            y = bc ? b2(c, IR_ADD, e->loc, y, bc) : NULL;
+        }
+        out->real = y;
+        return y != NULL;
+    }
+    if (!ensure_q(c, x, e->loc)) return false;
+    const ir_type *xt = &x->op->type;
+    int64_t ci = w->lit.dims[1], kh = w->lit.dims[2], kw = w->lit.dims[3];
+    int64_t h = xt->dims[1], wd = xt->dims[2];
+    int64_t oh = quant_window_out(h, (int)kh, s, p), ow = quant_window_out(wd, (int)kw, s, p);
+    int64_t nw = o * ci * kh * kw;
+    int64_t *wq = arena_array(&c->tmp, (size_t)nw, sizeof *wq);
+    int64_t *off = arena_array(&c->tmp, (size_t)(o * oh * ow), sizeof *off);
+    if (!wq || !off) return oom(c, e->loc);
+    double sw = quant_symmetric(w->lit.fv, nw, c->bits_w, wq);
+    double acc_scale = x->scale * sw;
+    bool any = quant_conv_offset(wq, o, ci, kh, kw, h, wd, stride, pad, x->zp,
+                                 b ? b->lit.fv : NULL, acc_scale, off);
+    ir_op *wk = int_const(c, e->loc, 4, w->lit.dims, wq);
+    ir_op *y = wk ? ir_build_conv2d(c->f, c->d, e->loc, x->op, wk, stride, pad) : NULL;
+    if (y && any) {
+        int64_t od[3] = {o, oh, ow};
+        y = b2(c, IR_ADD, e->loc, y, int_const(c, e->loc, 3, od, off));
+    }
+    *out = (mval){.op = y, .st = MS_ACC, .scale = acc_scale, .zp = 0};
+    return y != NULL;
+}
+
+/* avgpool2d(x, k, stride=k, padding=0) / maxpool2d(x, k, stride=k). */
+static bool layer_pool(ml *c, const ast_expr *e, mval *x, bool is_max, mval *out) {
+    const char *name = e->u.call.name;
+    int k, s, p = 0;
+    char what[64];
+    snprintf(what, sizeof what, "the window size of '%s'", name);
+    if (!int_arg(c, e->u.call.args[1], what, 1, &k)) return false;
+    s = k;
+    const ast_expr *kw;
+    snprintf(what, sizeof what, "the stride of '%s'", name);
+    if ((kw = lower_kwarg(e, "stride")) && !int_arg(c, kw, what, 1, &s)) return false;
+    snprintf(what, sizeof what, "the padding of '%s'", name);
+    if ((kw = lower_kwarg(e, "padding")) && !int_arg(c, kw, what, 0, &p)) return false;
+    int kernel[2] = {k, k}, stride[2] = {s, s}, pad[2] = {p, p};
+    if (c->pass == 1) {
+        ir_op *y = ir_build_pool(c->f, c->d, is_max ? IR_MAXPOOL2D : IR_SUMPOOL2D, e->loc, x->real,
+                                 kernel, stride, pad);
+        if (y && !is_max) y = b2(c, IR_DIV, e->loc, y, fconst(c, e->loc, (double)k * k));
+        out->real = y;
+        return y != NULL;
+    }
+    if (!ensure_q(c, x, e->loc)) return false;
+    ir_op *y = ir_build_pool(c->f, c->d, is_max ? IR_MAXPOOL2D : IR_SUMPOOL2D, e->loc, x->op,
+                             kernel, stride, pad);
+    if (!y) return false;
+    if (is_max) { /* the maximum of quantized values is the quantized maximum */
+        *out = (mval){.op = y, .st = MS_Q, .scale = x->scale, .zp = x->zp};
+        return true;
+    }
+    /* avg = s/k^2 * (sum q - z * n) with n the in-bounds count (k^2 without padding). */
+    double scale = x->scale / ((double)k * k);
+    if (p == 0 || x->zp == 0) {
+        *out = (mval){.op = y, .st = MS_ACC, .scale = scale, .zp = x->zp * k * k};
+        return true;
+    }
+    int64_t oh = y->type.dims[1], ow = y->type.dims[2];
+    int64_t *cnt = arena_array(&c->tmp, (size_t)(oh * ow), sizeof *cnt);
+    if (!cnt) return oom(c, e->loc);
+    quant_pool_counts(x->op->type.dims[1], x->op->type.dims[2], kernel, stride, pad, cnt);
+    for (int64_t i = 0; i < oh * ow; i++) cnt[i] *= x->zp;
+    int64_t cd[2] = {oh, ow};
+    y = b2(c, IR_SUB, e->loc, y, int_const(c, e->loc, 2, cd, cnt));
+    *out = (mval){.op = y, .st = MS_ACC, .scale = scale, .zp = 0};
+    return y != NULL;
+}
+
+/* flatten(x) / reshape(x, [dims]): free on integers, any state but a real
+ * chain (which is requantized first: a reshape is not elementwise). */
+static bool layer_reshape(ml *c, const ast_expr *e, mval *x, int rank, const int64_t *dims,
+                          mval *out) {
+    if (c->pass == 1) {
+        out->real = ir_build_reshape(c->f, c->d, e->loc, x->real, rank, dims);
+        return out->real != NULL;
+    }
+    if (x->st == MS_REAL && !ensure_q(c, x, e->loc)) return false;
+    *out = *x;
+    out->bind = 0;
+    out->op = ir_build_reshape(c->f, c->d, e->loc, x->op, rank, dims);
+    return out->op != NULL;
+}
+
+/* An elementwise real function of one value (activation, or arithmetic with
+ * a constant operand `k`, which may come first). */
+static bool elementwise(ml *c, diag_loc loc, ir_opcode code, mval *x, const mval *k, bool k_first,
+                        mval *out) {
+    ir_op *kop = NULL;
+    if (c->pass == 1) {
+        if (k && !(kop = real_const(c, loc, &k->lit))) return false;
+        ir_op *a = x->real;
+        out->real = !k ? b1(c, code, loc, a) : k_first ? b2(c, code, loc, kop, a)
+                                                       : b2(c, code, loc, a, kop);
+        return out->real != NULL;
+    }
+    if (!to_real(c, x, loc)) return false;
+    if (k && !(kop = real_const(c, loc, &k->lit))) return false;
+    ir_op *y = !k ? b1(c, code, loc, x->op) : k_first ? b2(c, code, loc, kop, x->op)
+                                                       : b2(c, code, loc, x->op, kop);
+    *out = (mval){.op = y, .st = MS_REAL};
+    return y != NULL;
+}
+
+/* ---- calls ------------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    ir_opcode op;
+} activations[] = {
+    {"relu", IR_RELU},         {"sigmoid", IR_SIGMOID}, {"tanh", IR_TANH}, {"gelu", IR_GELU},
+    {"softplus", IR_SOFTPLUS}, {"silu", IR_SILU},       {"exp", IR_EXP},   {"log", IR_LOG},
+    {"sqrt", IR_SQRT},         {"abs", IR_ABS},         {"sin", IR_SIN},   {"cos", IR_COS},
+};
+enum { NACT = sizeof activations / sizeof activations[0] };
+
+static const char *const layer_names[] = {"dense", "conv2d", "avgpool2d", "maxpool2d", "flatten",
+                                          "reshape", "argmax", "softmax"};
+enum { NLAYERS = sizeof layer_names / sizeof layer_names[0] };
+
+static const char *const circuit_only[] = {"sum",   "dot", "matmul", "transpose", "concat", "lut",
+                                           "round", "min", "max",    "where",     "clip",   "floor",
+                                           "ceil",  "pow"};
+
+static bool mcall(ml *c, const ast_expr *e, mval *out) {
+    const char *name = e->u.call.name;
+    ast_expr *const *ae = e->u.call.args;
+    int nargs = e->u.call.nargs;
+    for (int i = 0; i < NACT; i++) {
+        if (strcmp(activations[i].name, name) != 0) continue;
+        mval x;
+        if (!lower_check_nargs(c->d, e, 1, 1) || !lower_check_kwargs(c->d, e, NULL) ||
+            !mexpr(c, ae[0], &x) || !need_value(c, e, ae[0], &x))
+            return false;
+        return elementwise(c, e->loc, activations[i].op, &x, NULL, false, out);
+    }
+    if (strcmp(name, "argmax") == 0 || strcmp(name, "softmax") == 0) {
+        diag_error(c->d, e->loc, "'%s' runs on the client after decryption; it can only be "
+                                 "applied to a returned value ('return %s(v);')", name, name);
+        return false;
+    }
+    int min = 1, max = 1;
+    const char *const *kw = NULL;
+    int which = -1;
+    for (int i = 0; i < NLAYERS; i++)
+        if (strcmp(layer_names[i], name) == 0) which = i;
+    switch (which) {
+    case 0: min = 2, max = 3; break;                  /* dense */
+    case 1: min = 2, max = 3, kw = conv_kw; break;    /* conv2d */
+    case 2: min = max = 2, kw = pool_kw; break;       /* avgpool2d */
+    case 3: min = max = 2, kw = maxpool_kw; break;    /* maxpool2d */
+    case 4: break;                                    /* flatten */
+    case 5: min = max = 2; break;                     /* reshape */
+    default: {
+        for (size_t i = 0; i < sizeof circuit_only / sizeof *circuit_only; i++)
+            if (strcmp(circuit_only[i], name) == 0) {
+                diag_error(c->d, e->loc, "'%s' is a circuit-level operation; it is not available "
+                                         "in a model", name);
+                return false;
+            }
+        const char *cands[NACT + NLAYERS];
+        for (int i = 0; i < NACT; i++) cands[i] = activations[i].name;
+        for (int i = 0; i < NLAYERS; i++) cands[NACT + i] = layer_names[i];
+        if (find(c, name)) diag_error(c->d, e->loc, "'%s' is not a function", name);
+        else lower_unknown(c->d, e->loc, "function", name, cands, NACT + NLAYERS);
+        return false;
+    }
+    }
+    if (!lower_check_nargs(c->d, e, min, max) || !lower_check_kwargs(c->d, e, kw)) return false;
+    mval x, w = {0}, b = {0};
+    if (!mexpr(c, ae[0], &x) || !need_value(c, e, ae[0], &x)) return false;
+    if ((which == 0 || which == 1) && !mexpr(c, ae[1], &w)) return false;
+    if (nargs == 3 && !mexpr(c, ae[2], &b)) return false;
+    switch (which) {
+    case 0: return layer_dense(c, e, &x, ae[1], &w, nargs == 3 ? ae[2] : NULL,
+                               nargs == 3 ? &b : NULL, out);
+    case 1: return layer_conv(c, e, &x, &w, nargs == 3 ? &b : NULL, out);
+    case 2: return layer_pool(c, e, &x, false, out);
+    case 3: return layer_pool(c, e, &x, true, out);
+    case 4: {
+        const ir_type *t = c->pass == 1 ? &x.real->type : &x.op->type;
+        int64_t n = ir_type_count(t);
+        return layer_reshape(c, e, &x, 1, &n, out);
+    }
+    default: {
+        lower_lit l;
+        int r = lower_literal(&c->tmp, c->d, ae[1], &l);
+        if (r < 0) return false;
+        if (r == 0 || !l.all_int || l.rank > 1 || l.count > IR_MAX_RANK) {
+            diag_error(c->d, ae[1]->loc, "the shape of 'reshape' must be a list of integers");
+            return false;
+        }
+        return layer_reshape(c, e, &x, (int)l.count, l.iv, out);
+    }
+    }
+}
+
+/* ---- expressions --------------------------------------------------------------------- */
+
+static bool mbinary(ml *c, const ast_expr *e, mval *out) {
+    mval l, r;
+    if (!mexpr(c, e->u.bin.lhs, &l) || !mexpr(c, e->u.bin.rhs, &r)) return false;
+    static const char *const opname[] = {"+", "-", "*", "/", "@", "<", "<=", ">", ">=", "==", "!=",
+                                         "-"};
+    ast_op op = e->u.bin.op;
+    if (op >= AST_OP_LT && op <= AST_OP_NE) {
+        diag_error(c->d, e->loc, "comparisons are not available in a model");
+        return false;
+    }
+    if (l.is_const && r.is_const) {
+        diag_error(c->d, e->loc, "'%s' of two constants: write the computed value instead",
+                   opname[op]);
+        return false;
+    }
+    if (!l.is_const && !r.is_const) {
+        diag_error(c->d, e->loc,
+                   "'%s' of two layer values is not supported in a model; one operand must be a "
+                   "constant or a param", opname[op]);
+        return false;
+    }
+    if (op == AST_OP_MATMUL) {
+        if (l.is_const) {
+            diag_error(c->d, e->loc, "'@' needs the layer value on the left (x @ W)");
+            return false;
+        }
+        ast_expr fake = *e;
+        fake.u.call.name = "@";
+        return layer_dense(c, &fake, &l, e->u.bin.rhs, &r, NULL, NULL, out);
+    }
+    static const ir_opcode code[] = {IR_ADD, IR_SUB, IR_MUL, IR_DIV};
+    return l.is_const ? elementwise(c, e->loc, code[op], &r, &l, true, out)
+                      : elementwise(c, e->loc, code[op], &l, &r, false, out);
+}
+
+static bool mexpr_inner(ml *c, const ast_expr *e, mval *out) {
+    memset(out, 0, sizeof *out);
+    switch (e->kind) {
+    case AST_INT:
+    case AST_FLOAT:
+    case AST_TENSOR:
+    case AST_UNARY: {
+        int r = lower_literal(&c->tmp, c->d, e, &out->lit);
+        if (r < 0) return false;
+        if (r > 0) {
+            out->is_const = true;
+            return true;
+        }
+        if (e->kind == AST_TENSOR) {
+            diag_error(c->d, e->loc, "tensor literals in a model must contain only numbers");
+            return false;
+        }
+        mval x;
+        if (!mexpr(c, e->u.bin.lhs, &x)) return false;
+        return elementwise(c, e->loc, IR_NEG, &x, NULL, false, out);
+    }
+    case AST_NAME: {
+        const mbind *b = find(c, e->u.str);
+        if (b) {
+            *out = b->v;
+            out->bind = (int)(b - c->env) + 1;
+            return true;
+        }
+        const char **cands = arena_array(&c->tmp, (size_t)c->nenv + 1, sizeof *cands);
+        for (int i = 0; cands && i < c->nenv; i++) cands[i] = c->env[i].name;
+        lower_unknown(c->d, e->loc, "name", e->u.str, cands, cands ? c->nenv : 0);
+        return false;
+    }
+    case AST_BINARY:
+        return mbinary(c, e, out);
+    case AST_CALL:
+        return mcall(c, e, out);
+    case AST_STRING:
+        diag_error(c->d, e->loc, "a string literal is not a value (strings only name files, "
+                                 "after 'calibrate')");
+        return false;
+    case AST_INDEX:
+        diag_error(c->d, e->loc, "indexing is not available in a model");
+        return false;
+    case AST_LAMBDA:
+        diag_error(c->d, e->loc, "a lambda can only be the table of 'lut', which is a circuit-level "
+                                 "operation");
+        return false;
+    }
+    return false;
+}
+
+static bool mexpr(ml *c, const ast_expr *e, mval *out) {
+    if (!mexpr_inner(c, e, out)) return false;
+    if (out->is_const) return true;
+    if (c->pass == 1) return twin_put(c, e, out->real);
+    out->real = twin_get(c, e);
+    return true;
+}
+
+/* ---- statements --------------------------------------------------------------------- */
+
+static bool read_settings(ml *c) {
+    static const char *const keys[] = {"inputs", "weights", "activations", "accumulator"};
+    int *dst[] = {&c->bits_in, &c->bits_w, &c->bits_act, &c->bits_acc};
+    c->bits_in = c->bits_w = c->bits_act = 8;
+    c->bits_acc = 0;
+    const ast_stmt *seen = NULL;
+    for (int i = 0; i < c->u->nstmts; i++) {
+        const ast_stmt *s = c->u->stmts[i];
+        if (s->kind != AST_QUANTIZE) continue;
+        if (seen) {
+            diag_error(c->d, s->loc, "duplicate 'quantize' statement");
+            diag_note(c->d, seen->loc, "the first one is here");
+            return false;
+        }
+        seen = s;
+        for (int j = 0; j < s->nsettings; j++) {
+            const ast_qsetting *q = &s->settings[j];
+            int k = 0;
+            while (k < 4 && strcmp(keys[k], q->key) != 0) k++;
+            if (k == 4) {
+                const char *sug = lower_suggest(q->key, keys, 4);
+                if (sug)
+                    diag_error(c->d, q->loc, "unknown quantize setting '%s'; did you mean '%s'? "
+                               "(valid: inputs, weights, activations, accumulator)", q->key, sug);
+                else
+                    diag_error(c->d, q->loc, "unknown quantize setting '%s' (valid: inputs, "
+                               "weights, activations, accumulator)", q->key);
+                return false;
+            }
+            for (int p = 0; p < j; p++)
+                if (strcmp(s->settings[p].key, q->key) == 0) {
+                    diag_error(c->d, q->loc, "'%s' is set twice", q->key);
+                    return false;
+                }
+            int lo = k == 1 ? 2 : 1; /* a symmetric signed weight needs a sign and a bit */
+            if (q->bits < lo || q->bits > 16) {
+                diag_error(c->d, q->loc, "'%s' must be between %d and 16 bits, got %" PRId64,
+                           q->key, lo, q->bits);
+                return false;
+            }
+            *dst[k] = (int)q->bits;
+        }
+    }
+    return true;
+}
+
+static bool decl_input(ml *c, const ast_stmt *s, int index) {
+    const ast_type *t = &s->type;
+    minput *in = &c->inputs[index];
+    if (c->pass == 1) {
+        if (t->kind != AST_TY_FLOAT) {
+            diag_error(c->d, t->loc, "model inputs are real tensors: declare '%s' as f32[...]",
+                       s->name);
+            return false;
+        }
+        if (s->has_range && !(s->range_lo < s->range_hi)) {
+            diag_error(c->d, s->loc, "the range of '%s' is empty: [%g, %g]", s->name, s->range_lo,
+                       s->range_hi);
+            return false;
+        }
+        in->s = s;
+        in->count = 1;
+        for (int i = 0; i < t->rank; i++) in->count *= t->dims[i];
+        in->col0 = index ? c->inputs[index - 1].col0 + c->inputs[index - 1].count : 0;
+        in->lo = s->range_lo;
+        in->hi = s->range_hi;
+    }
+    ir_type ty = {0};
+    ty.rank = t->rank;
+    memcpy(ty.dims, t->dims, sizeof ty.dims);
+    if (c->pass == 1) {
+        ty.is_float = ty.is_signed = true;
+        ty.bits = 64;
+    } else {
+        ty.enc = true;
+        ty.bits = c->bits_in;
+    }
+    ir_op *op = ir_build_input(c->f, s->name_loc, s->name, index, ty);
+    if (!op) return oom(c, s->loc);
+    mval v = {.real = op};
+    if (c->pass == 2) {
+        op->quant = (ir_quant){true, in->q_scale, in->q_zp};
+        v.real = NULL; /* an input is quantized already: it needs no calibration stats */
+        v.op = op;
+        v.st = MS_Q;
+        v.scale = in->q_scale;
+        v.zp = in->q_zp;
+    }
+    return bind(c, s->name, &v, true, s->name_loc);
+}
+
+static bool decl_param(ml *c, const ast_stmt *s) {
+    mval v = {.is_const = true};
+    int r = lower_literal(&c->tmp, c->d, s->value, &v.lit);
+    if (r < 0) return false;
+    if (r == 0) {
+        diag_error(c->d, s->value->loc, "the value of param '%s' must be a numeric literal",
+                   s->name);
+        return false;
+    }
+    const ast_type *t = &s->type;
+    if (t->kind != AST_TY_FLOAT) {
+        diag_error(c->d, t->loc, "params are real tensors: declare '%s' as f32[...]", s->name);
+        return false;
+    }
+    ir_type want = {0}, got = {0};
+    want.rank = t->rank;
+    memcpy(want.dims, t->dims, sizeof want.dims);
+    got.rank = v.lit.rank;
+    memcpy(got.dims, v.lit.dims, sizeof got.dims);
+    if (!ir_type_same_shape(&want, &got)) {
+        char s1[64], s2[64];
+        diag_error(c->d, s->value->loc, "param '%s' is declared with shape %s but its value has "
+                   "shape %s", s->name, lower_shape_str(want.rank, want.dims, s1, sizeof s1),
+                   lower_shape_str(got.rank, got.dims, s2, sizeof s2));
+        return false;
+    }
+    return bind(c, s->name, &v, true, s->name_loc);
+}
+
+static ir_post post_of(const ast_expr *e, const ast_expr **inner) {
+    *inner = e;
+    if (e->kind != AST_CALL || e->u.call.nargs != 1 || e->u.call.nkwargs) return IR_POST_NONE;
+    ir_post p = strcmp(e->u.call.name, "argmax") == 0    ? IR_POST_ARGMAX
+                : strcmp(e->u.call.name, "softmax") == 0 ? IR_POST_SOFTMAX
+                : strcmp(e->u.call.name, "sigmoid") == 0 ? IR_POST_SIGMOID
+                                                         : IR_POST_NONE;
+    if (p != IR_POST_NONE) *inner = e->u.call.args[0];
+    return p;
+}
+
+static bool mreturn(ml *c, const ast_stmt *s) {
+    mval *vals = arena_array(&c->tmp, (size_t)s->nvalues, sizeof *vals);
+    if (!vals) return oom(c, s->loc);
+    for (int i = 0; i < s->nvalues; i++) {
+        const ast_expr *inner;
+        post_of(s->values[i], &inner);
+        mval *v = &vals[i];
+        if (!mexpr(c, inner, v)) return false;
+        if (v->is_const) {
+            diag_error(c->d, inner->loc, "model output does not depend on any input");
+            return false;
+        }
+        /* A real chain is requantized; an accumulator is returned as it is
+         * (a final dense layer needs no table lookup: the client dequantizes
+         * with the accumulator's scale). */
+        if (c->pass == 2 && v->st == MS_REAL && !ensure_q(c, v, inner->loc)) return false;
+    }
+    /* Outputs end the function. */
+    for (int i = 0; i < s->nvalues; i++) {
+        const ast_expr *inner, *e = s->values[i];
+        ir_post post = post_of(e, &inner);
+        const char *name = inner->kind == AST_NAME ? inner->u.str : NULL;
+        if (!name) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "out%d", c->noutputs);
+            name = arena_strndup(c->a, buf, strlen(buf));
+        }
+        const mval *v = &vals[i];
+        ir_op *o = name ? ir_build_output(c->f, e->loc, name, c->noutputs++,
+                                          c->pass == 1 ? v->real : v->op)
+                        : NULL;
+        if (!o) return oom(c, e->loc);
+        if (c->pass == 2) {
+            o->quant = (ir_quant){true, v->scale, v->zp};
+            o->post = post;
+        }
+    }
+    return true;
+}
+
+static bool run_pass(ml *c) {
+    int ninputs = 0;
+    c->nenv = 0;
+    c->noutputs = 0;
+    bool returned = false;
+    for (int i = 0; i < c->u->nstmts; i++) {
+        const ast_stmt *s = c->u->stmts[i];
+        bool ok = true;
+        switch (s->kind) {
+        case AST_INPUT: ok = decl_input(c, s, ninputs++); break;
+        case AST_PARAM: ok = decl_param(c, s); break;
+        case AST_QUANTIZE: break;
+        case AST_RETURN:
+            ok = mreturn(c, s);
+            returned = true;
+            break;
+        case AST_ASSIGN: {
+            if (s->is_const) {
+                diag_error(c->d, s->loc, "'const' is not allowed in a model; declare weights "
+                                         "with 'param'");
+                return false;
+            }
+            mval v;
+            ok = mexpr(c, s->value, &v) && bind(c, s->name, &v, false, s->name_loc);
+            break;
+        }
+        }
+        if (!ok) return false;
+    }
+    if (!returned) {
+        diag_error(c->d, c->u->loc, "model '%s' has no 'return' statement", c->u->name);
+        return false;
+    }
+    return true;
+}
+
+/* ---- calibration -------------------------------------------------------------------- */
+
+static void observe(void *ctx, const ir_op *op, const ir_tensor *v) {
+    ml *c = ctx;
+    if (op->id < 0 || op->id >= c->nstats) return;
+    mstats *s = &c->stats[op->id];
+    for (int64_t k = 0; k < v->count; k++) {
+        double x = v->is_float ? v->f[k] : (double)v->i[k];
+        if (!isfinite(x)) {
+            s->nonfinite = true;
+            continue;
+        }
+        if (!s->seen || x < s->lo) s->lo = x;
+        if (!s->seen || x > s->hi) s->hi = x;
+        s->seen = true;
+    }
+}
+
+/* A fixed-seed xorshift64 stream for synthetic calibration points. It only
+ * spreads sample points over the declared input box: nothing secret, so not
+ * the CSPRNG, and not rand() so that every platform compiles the same .cml
+ * to the same circuit. */
+static uint64_t xorshift64(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static bool calibrate(ml *c) {
+    int64_t ncols = 0;
+    for (int i = 0; i < c->ninputs; i++) ncols += c->inputs[i].count;
+    csv_table tab = {0};
+    const char *path = NULL;
+    const ast_stmt *from = NULL;
+    bool ok = false;
+    ir_tensor *ins = calloc((size_t)c->ninputs, sizeof *ins);
+    ir_tensor *outs = calloc((size_t)(c->noutputs ? c->noutputs : 1), sizeof *outs);
+    c->nstats = c->f->next_id;
+    c->stats = arena_array(&c->tmp, (size_t)(c->nstats ? c->nstats : 1), sizeof *c->stats);
+    if (!ins || !outs || !c->stats) {
+        oom(c, c->u->loc);
+        goto done;
+    }
+    for (int i = 0; i < c->ninputs; i++) {
+        const ast_stmt *s = c->inputs[i].s;
+        if (!s->calibrate) continue;
+        char *p = lower_join_path(&c->tmp, c->base_dir, s->calibrate);
+        if (!p) {
+            oom(c, s->loc);
+            goto done;
+        }
+        if (from) {
+            if (strcmp(p, path) != 0) {
+                diag_error(c->d, s->loc, "all calibrated inputs must use the same file (one "
+                           "column per input value, inputs in declaration order)");
+                diag_note(c->d, from->loc, "'%s' is calibrated from '%s'", from->name, path);
+                goto done;
+            }
+            continue;
+        }
+        if (!csv_read(p, c->d, &tab)) {
+            diag_note(c->d, s->loc, "calibration data of '%s' requested here", s->name);
+            goto done;
+        }
+        if (tab.cols != ncols) {
+            diag_error(c->d, s->loc, "calibration file '%s' has %" PRId64 " column%s, the inputs "
+                       "need %" PRId64 " (all inputs flattened, in declaration order)", p, tab.cols,
+                       tab.cols == 1 ? "" : "s", ncols);
+            goto done;
+        }
+        from = s;
+        path = p;
+    }
+    /* Quantization ranges of calibrated inputs: min/max of their columns. */
+    for (int i = 0; i < c->ninputs; i++) {
+        minput *in = &c->inputs[i];
+        if (in->s->has_range) continue;
+        in->lo = in->hi = tab.values[in->col0];
+        for (int64_t r = 0; r < tab.rows; r++)
+            for (int64_t k = 0; k < in->count; k++) {
+                double x = tab.values[r * ncols + in->col0 + k];
+                if (x < in->lo) in->lo = x;
+                if (x > in->hi) in->hi = x;
+            }
+    }
+    for (int i = 0; i < c->ninputs; i++) {
+        const ast_type *t = &c->inputs[i].s->type;
+        if (!ir_tensor_alloc(&ins[i], true, t->rank, t->dims)) {
+            oom(c, c->u->loc);
+            goto done;
+        }
+    }
+    int64_t nrows = tab.values ? tab.rows : SYNTH_ROWS;
+    int64_t corners = ncols <= SYNTH_MAX_CORNER_DIMS ? INT64_C(1) << ncols : 2;
+    uint64_t seed = UINT64_C(0x9E3779B97F4A7C15);
+    for (int64_t r = 0; r < nrows; r++) {
+        int64_t col = 0;
+        for (int i = 0; i < c->ninputs; i++) {
+            const minput *in = &c->inputs[i];
+            for (int64_t k = 0; k < in->count; k++, col++) {
+                double x;
+                if (tab.values) {
+                    x = tab.values[r * ncols + col];
+                    /* the circuit sees range inputs clipped to their range */
+                    if (in->s->has_range) x = x < in->lo ? in->lo : x > in->hi ? in->hi : x;
+                } else if (r < corners) {
+                    bool high = ncols <= SYNTH_MAX_CORNER_DIMS ? (r >> col) & 1 : r == 1;
+                    x = high ? in->hi : in->lo;
+                } else {
+                    double u = (double)(xorshift64(&seed) >> 11) * 0x1.0p-53;
+                    x = in->lo + u * (in->hi - in->lo);
+                }
+                ins[i].f[k] = x;
+            }
+        }
+        bool run = ir_interp(c->f, ins, outs, c->d, 0, observe, c);
+        for (int k = 0; k < c->noutputs; k++) ir_tensor_free(&outs[k]);
+        if (!run) {
+            if (tab.values)
+                diag_note(c->d, from->loc, "while running the float model on row %" PRId64
+                          " of the calibration data", r + 1);
+            else
+                diag_note(c->d, c->u->loc, "while running the float model on calibration point %"
+                          PRId64, r + 1);
+            goto done;
+        }
+    }
+    for (int i = 0; i < c->ninputs; i++) {
+        minput *in = &c->inputs[i];
+        quant_affine(in->lo, in->hi, c->bits_in, &in->q_scale, &in->q_zp);
+    }
+    ok = true;
+done:
+    for (int i = 0; ins && i < c->ninputs; i++) ir_tensor_free(&ins[i]);
+    free(ins);
+    free(outs);
+    csv_free(&tab);
+    return ok;
+}
+
+ir_module *lower_model(arena *a, diag_ctx *d, const ast_unit *u, const char *base_dir) {
+    ml c = {.a = a, .d = d, .u = u, .base_dir = base_dir};
+    arena_init(&c.tmp);
+    int errors = d->errors;
+    ir_module *result = NULL;
+    if (!read_settings(&c)) goto done;
+    for (int i = 0; i < u->nstmts; i++) c.ninputs += u->stmts[i]->kind == AST_INPUT;
+    if (c.ninputs == 0) {
+        diag_error(d, u->loc, "model '%s' has no input", u->name);
+        goto done;
+    }
+    c.inputs = arena_array(&c.tmp, (size_t)(c.ninputs ? c.ninputs : 1), sizeof *c.inputs);
+    c.rm = ir_module_new(&c.tmp, IR_UNIT_MODEL, u->name);
+    if (!c.inputs || !c.rm) {
+        oom(&c, u->loc);
+        goto done;
+    }
+    c.pass = 1;
+    c.f = c.rm->main;
+    if (!run_pass(&c) || !calibrate(&c)) goto done;
+    c.m = ir_module_new(a, IR_UNIT_MODEL, u->name);
+    if (!c.m) {
+        oom(&c, u->loc);
+        goto done;
+    }
+    c.pass = 2;
+    c.f = c.m->main;
+    if (!run_pass(&c)) goto done;
+    ir_dce(c.f);
+    ir_verify(c.m, d, false);
+    ir_foreach(op, c.f) op->scratch = NULL;
+    result = c.m;
+done:
+    arena_free(&c.tmp);
+    return d->errors == errors ? result : NULL;
+}

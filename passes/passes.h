@@ -1,0 +1,87 @@
+/* passes.h — the compiler passes between the op-graph IR the frontend builds
+ * and the TFHE-level lowering (DESIGN §5): shapes, lowering of ops on two
+ * encrypted values, TLU fusion, bit-width inference, rounding, noise, and
+ * the statistics `cmlc --stats` prints. One file per pass; pass_run() runs
+ * them in order up to a stage, verifying the IR between passes. */
+#ifndef CML_PASSES_H
+#define CML_PASSES_H
+
+#include "interp.h"
+#include "ir.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The widest PBS precision of the runtime parameter sets kept in CI: the
+ * automatic rounding target. */
+#define PASS_MAX_PRECISION 8
+/* The widest table lookup input the compiler materialises at all. */
+#define PASS_MAX_TLU_BITS 16
+
+typedef struct pass_opts {
+    int round_to; /* 0 = automatic: tlu precision limit = PASS_MAX_PRECISION; else 1..16 */
+    /* Optional calibration data: calib_rows rows of one tensor per circuit
+     * input (calib_inputs[row * ninputs + k] feeds the input of index k).
+     * When set, bit-width inference uses the ranges observed on these rows
+     * instead of the sound interval analysis. */
+    const ir_tensor *calib_inputs;
+    int64_t calib_rows;
+    bool verify; /* ir_verify after every pass (always on in builds without NDEBUG) */
+} pass_opts;
+
+typedef enum {
+    PASS_STAGE_PARSED,   /* shapes checked, encrypted broadcasts explicit */
+    PASS_STAGE_FUSED,    /* two-encrypted-operand ops lowered, TLUs fused */
+    PASS_STAGE_BITWIDTH, /* ranges, widths, unified encodings, tables */
+    PASS_STAGE_ROUNDED,  /* rounds inserted so every TLU fits the precision limit */
+    PASS_STAGE_NOISE,    /* norm2 of every encrypted value */
+} pass_stage;
+
+/* "parsed", "fused", "bitwidth", "rounded", "noise". */
+bool pass_stage_from_name(const char *name, pass_stage *out);
+const char *pass_stage_name(pass_stage s);
+
+/* Runs the passes up to and including `stop` (stage "parsed" = the shapes
+ * pass only). o may be NULL (defaults). false after reporting through d. */
+bool pass_run(ir_module *m, diag_ctx *d, const pass_opts *o, pass_stage stop);
+
+/* The passes, in pipeline order (each file opens with its contract). */
+bool pass_shapes(ir_module *m, diag_ctx *d);
+bool pass_lower_binary(ir_module *m, diag_ctx *d);
+bool pass_fuse(ir_module *m, diag_ctx *d);
+bool pass_bitwidth(ir_module *m, diag_ctx *d, const pass_opts *o);
+bool pass_round(ir_module *m, diag_ctx *d, const pass_opts *o);
+bool pass_noise(ir_module *m, diag_ctx *d);
+
+/* PBS precision of an encrypted tlu: its operand's encoding width minus the
+ * operand's shift when the operand is a `round`. Valid after bitwidth. */
+int pass_tlu_precision(const ir_op *tlu);
+
+/* ---- statistics (cmlc --stats) ----------------------------------------- */
+
+typedef struct pass_tlu_stat {
+    diag_loc loc;
+    int precision;   /* PBS precision (bits) */
+    int64_t elements; /* PBS count of this tlu */
+    double norm2;    /* norm2 of its input */
+} pass_tlu_stat;
+
+typedef struct pass_stats {
+    int ntlu;              /* encrypted tlu ops */
+    int64_t pbs_count;     /* tlu elements + elements of every round with shift > 0 */
+    int max_precision;     /* widest tlu PBS precision */
+    double max_norm2;      /* largest norm2 entering a PBS (tlu or round) */
+    double max_output_norm2; /* largest norm2 of an encrypted output */
+    int rounds;            /* round ops with shift > 0 */
+    int rounds_inserted;   /* of which inserted by the rounding pass */
+    pass_tlu_stat *tlus;   /* ntlu entries, in the module's arena */
+} pass_stats;
+
+/* Fills s from the final IR (after the noise pass for meaningful norm2).
+ * false only on out-of-memory. */
+bool pass_stats_collect(ir_module *m, pass_stats *s);
+/* Human-readable table, or one JSON object (valid JSON, strings escaped). */
+void pass_stats_print(FILE *out, const pass_stats *s, bool json);
+
+#endif

@@ -1,0 +1,110 @@
+/* stats.c — the figures `cmlc --stats` prints, read from the final IR: how
+ * many PBS a run costs, how wide they are and how much noise enters them,
+ * per tlu and overall; as a table for people and as JSON for scripts and
+ * benchmarks. Not a pass: it changes nothing. */
+#include "pass_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+bool pass_stats_collect(ir_module *m, pass_stats *s) {
+    memset(s, 0, sizeof *s);
+    ir_foreach(op, m->main) s->ntlu += op->code == IR_TLU && op->type.enc;
+    if (s->ntlu) {
+        s->tlus = arena_array(m->arena, (size_t)s->ntlu, sizeof *s->tlus);
+        if (!s->tlus) return false;
+    }
+    int k = 0;
+    ir_foreach(op, m->main) {
+        if (op->code == IR_OUTPUT && op->args[0]->type.enc)
+            s->max_output_norm2 = fmax(s->max_output_norm2, op->args[0]->norm2);
+        if (!op->type.enc) continue;
+        int64_t n = ir_type_count(&op->type);
+        if (op->code == IR_TLU) {
+            pass_tlu_stat *t = &s->tlus[k++];
+            t->loc = op->loc;
+            t->precision = pass_tlu_precision(op);
+            t->elements = n;
+            t->norm2 = op->args[0]->norm2;
+            s->pbs_count += n;
+            if (t->precision > s->max_precision) s->max_precision = t->precision;
+            s->max_norm2 = fmax(s->max_norm2, t->norm2);
+        } else if (op->code == IR_ROUND && op->round_shift > 0) {
+            s->rounds++;
+            s->rounds_inserted += op->round_bits == 0;
+            s->pbs_count += n;
+            s->max_norm2 = fmax(s->max_norm2, op->args[0]->norm2);
+        }
+    }
+    return true;
+}
+
+static void loc_str(char *buf, size_t size, diag_loc loc) {
+    if (loc.src && loc.src->path)
+        snprintf(buf, size, "%s:%d:%d", loc.src->path, loc.line, loc.col);
+    else
+        snprintf(buf, size, "?");
+}
+
+static void json_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\t': fputs("\\t", out); break;
+        case '\r': fputs("\\r", out); break;
+        default:
+            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+            else fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void json_number(FILE *out, double v) {
+    if (isfinite(v)) fprintf(out, "%.17g", v);
+    else fputs("null", out);
+}
+
+void pass_stats_print(FILE *out, const pass_stats *s, bool json) {
+    char loc[512];
+    if (json) {
+        fprintf(out, "{\"tlu_count\": %d, \"pbs_count\": %" PRId64 ", \"max_precision\": %d, ",
+                s->ntlu, s->pbs_count, s->max_precision);
+        fputs("\"max_norm2\": ", out);
+        json_number(out, s->max_norm2);
+        fputs(", \"max_output_norm2\": ", out);
+        json_number(out, s->max_output_norm2);
+        fprintf(out, ", \"rounds\": %d, \"rounds_inserted\": %d, \"tlus\": [", s->rounds,
+                s->rounds_inserted);
+        for (int i = 0; i < s->ntlu; i++) {
+            const pass_tlu_stat *t = &s->tlus[i];
+            loc_str(loc, sizeof loc, t->loc);
+            fputs(i ? ", {\"location\": " : "{\"location\": ", out);
+            json_string(out, loc);
+            fprintf(out, ", \"precision\": %d, \"elements\": %" PRId64 ", \"norm2\": ",
+                    t->precision, t->elements);
+            json_number(out, t->norm2);
+            fputc('}', out);
+        }
+        fputs("]}\n", out);
+        return;
+    }
+    fprintf(out, "table lookups:      %d\n", s->ntlu);
+    fprintf(out, "PBS count:          %" PRId64 "\n", s->pbs_count);
+    fprintf(out, "max PBS precision:  %d bits\n", s->max_precision);
+    fprintf(out, "max norm2 (PBS):    %.6g\n", s->max_norm2);
+    fprintf(out, "max norm2 (output): %.6g\n", s->max_output_norm2);
+    fprintf(out, "rounds:             %d (%d inserted)\n", s->rounds, s->rounds_inserted);
+    if (!s->ntlu) return;
+    fprintf(out, "\n  %-4s %-32s %9s %9s %12s\n", "#", "location", "precision", "PBS", "input norm2");
+    for (int i = 0; i < s->ntlu; i++) {
+        const pass_tlu_stat *t = &s->tlus[i];
+        loc_str(loc, sizeof loc, t->loc);
+        fprintf(out, "  %-4d %-32s %9d %9" PRId64 " %12.6g\n", i, loc, t->precision, t->elements,
+                t->norm2);
+    }
+}

@@ -1,0 +1,166 @@
+/* cmlc_simulate.c — `cmlc --simulate` and `--calibrate`: CSV samples in,
+ * the interpreter's exact results out. The simulation is the reference the
+ * encrypted execution must match bit for bit, so it runs the final IR with
+ * width checks on: a value leaving its inferred width is reported, never
+ * wrapped. */
+#include "cmlc.h"
+#include "csv.h"
+#include "quantize.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* INPUT / OUTPUT ops of f by index. */
+static int collect(const ir_func *f, ir_opcode code, const ir_op **ops, int max) {
+    int n = 0;
+    for (const ir_op *op = f->first; op; op = op->next)
+        if (op->code == code && op->index < max) {
+            ops[op->index] = op;
+            n++;
+        }
+    return n;
+}
+
+enum { MAX_IO = 256 };
+
+/* Splits CSV row r into one tensor per input; model inputs are quantized. */
+static bool row_to_inputs(const csv_table *t, int64_t r, const ir_op **ins, int nin,
+                          ir_tensor *out, diag_ctx *d) {
+    int64_t col = 0;
+    for (int k = 0; k < nin; k++) {
+        const ir_op *in = ins[k];
+        ir_tensor *x = &out[k];
+        if (!ir_tensor_alloc(x, in->type.is_float && !in->quant.present, in->type.rank,
+                             in->type.dims)) {
+            diag_error(d, (diag_loc){0}, "out of memory");
+            return false;
+        }
+        for (int64_t i = 0; i < x->count; i++, col++) {
+            double v = t->values[r * t->cols + col];
+            if (in->quant.present) {
+                x->i[i] = quant_value(v, in->quant.scale, in->quant.zero_point, in->type.bits);
+            } else if (x->is_float) {
+                x->f[i] = v;
+            } else {
+                if (v != floor(v) || !(fabs(v) < 9.2e18)) {
+                    diag_error(d, (diag_loc){0},
+                               "row %" PRId64 ", column %" PRId64 ": input '%s' needs integers, got %g",
+                               r + 1, col + 1, in->name, v);
+                    return false;
+                }
+                x->i[i] = (int64_t)v;
+            }
+        }
+    }
+    return true;
+}
+
+static bool check_columns(const csv_table *t, const ir_op **ins, int nin, const char *path,
+                          diag_ctx *d) {
+    int64_t want = 0;
+    for (int k = 0; k < nin; k++) want += ir_type_count(&ins[k]->type);
+    if (t->cols == want) return true;
+    char list[512] = "";
+    size_t n = 0;
+    for (int k = 0; k < nin && n < sizeof list; k++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s: %" PRId64, k ? ", " : "",
+                              ins[k]->name, ir_type_count(&ins[k]->type));
+    diag_error(d, (diag_loc){0}, "%s: rows need %" PRId64 " values (%s), got %" PRId64, path, want,
+               list, t->cols);
+    return false;
+}
+
+bool cmlc_load_calibration(const ir_module *m, const char *path, diag_ctx *d, cmlc_calib *out) {
+    memset(out, 0, sizeof *out);
+    const ir_op *ins[MAX_IO] = {0};
+    int nin = collect(m->main, IR_INPUT, ins, MAX_IO);
+    csv_table t;
+    if (!csv_read(path, d, &t)) return false;
+    bool ok = check_columns(&t, ins, nin, path, d);
+    if (ok) {
+        out->inputs = calloc((size_t)(t.rows * nin + 1), sizeof *out->inputs);
+        out->ninputs = nin;
+        ok = out->inputs != NULL;
+        for (int64_t r = 0; ok && r < t.rows; r++) {
+            ok = row_to_inputs(&t, r, ins, nin, &out->inputs[r * nin], d);
+            out->rows = r + 1;
+        }
+    }
+    csv_free(&t);
+    if (!ok) cmlc_calib_free(out);
+    return ok;
+}
+
+void cmlc_calib_free(cmlc_calib *c) {
+    if (c->inputs)
+        for (int64_t i = 0; i < c->rows * c->ninputs; i++) ir_tensor_free(&c->inputs[i]);
+    free(c->inputs);
+    memset(c, 0, sizeof *c);
+}
+
+/* Prints one output: integers as they are; model outputs dequantized
+ * (real = scale * (q - zero_point)) and post-processed as the spec says. */
+static void print_output(FILE *out, const ir_op *o, const ir_tensor *v, bool *first) {
+    int64_t n = v->count;
+    double *x = malloc((size_t)(n ? n : 1) * sizeof *x);
+    if (!x) return;
+    for (int64_t i = 0; i < n; i++) {
+        double q = v->is_float ? v->f[i] : (double)v->i[i];
+        x[i] = o->quant.present ? o->quant.scale * (q - (double)o->quant.zero_point) : q;
+    }
+    if (o->post == IR_POST_ARGMAX) {
+        int64_t best = 0;
+        for (int64_t i = 1; i < n; i++)
+            if (x[i] > x[best]) best = i;
+        fprintf(out, "%s%" PRId64, *first ? "" : ",", best);
+        *first = false;
+        free(x);
+        return;
+    }
+    if (o->post == IR_POST_SOFTMAX) {
+        double mx = x[0], s = 0;
+        for (int64_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+        for (int64_t i = 0; i < n; i++) s += (x[i] = exp(x[i] - mx));
+        for (int64_t i = 0; i < n; i++) x[i] /= s;
+    } else if (o->post == IR_POST_SIGMOID) {
+        for (int64_t i = 0; i < n; i++) x[i] = 1.0 / (1.0 + exp(-x[i]));
+    }
+    bool real = o->quant.present || o->post != IR_POST_NONE || v->is_float;
+    for (int64_t i = 0; i < n; i++) {
+        fputs(*first ? "" : ",", out);
+        *first = false;
+        if (real) fprintf(out, "%.9g", x[i]);
+        else fprintf(out, "%" PRId64, v->i[i]);
+    }
+    free(x);
+}
+
+bool cmlc_simulate(const ir_module *m, const char *path, FILE *out, diag_ctx *d) {
+    const ir_op *ins[MAX_IO] = {0}, *outs[MAX_IO] = {0};
+    int nin = collect(m->main, IR_INPUT, ins, MAX_IO);
+    int nout = collect(m->main, IR_OUTPUT, outs, MAX_IO);
+    csv_table t;
+    if (!csv_read(path, d, &t)) return false;
+    bool ok = check_columns(&t, ins, nin, path, d);
+    ir_tensor *xs = calloc((size_t)nin + 1, sizeof *xs), *ys = calloc((size_t)nout + 1, sizeof *ys);
+    if (!xs || !ys) ok = false;
+    for (int64_t r = 0; ok && r < t.rows; r++) {
+        ok = row_to_inputs(&t, r, ins, nin, xs, d) &&
+             ir_interp(m->main, xs, ys, d, IR_INTERP_CHECK_WIDTHS, NULL, NULL);
+        if (!ok) diag_note(d, (diag_loc){0}, "while simulating sample %" PRId64 " of %s", r + 1, path);
+        for (int k = 0; k < nin; k++) ir_tensor_free(&xs[k]);
+        if (!ok) break;
+        bool first = true;
+        for (int k = 0; k < nout; k++) {
+            print_output(out, outs[k], &ys[k], &first);
+            ir_tensor_free(&ys[k]);
+        }
+        fputc('\n', out);
+    }
+    free(xs);
+    free(ys);
+    csv_free(&t);
+    return ok;
+}
