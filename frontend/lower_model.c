@@ -863,7 +863,8 @@ static bool run_pass(ml *c) {
 
 static void observe(void *ctx, const ir_op *op, const ir_tensor *v) {
     ml *c = ctx;
-    if (op->id < 0 || op->id >= c->nstats) return;
+    /* constants need no calibration (and weights would dominate the time) */
+    if (op->id < 0 || op->id >= c->nstats || op->code == IR_CONST) return;
     mstats *s = &c->stats[op->id];
     for (int64_t k = 0; k < v->count; k++) {
         double x = v->is_float ? v->f[k] : (double)v->i[k];

@@ -58,8 +58,11 @@ bool ir_tensor_alloc(ir_tensor *t, bool is_float, int rank, const int64_t *dims)
 
 void ir_tensor_free(ir_tensor *t) {
     if (!t) return;
-    free(t->i);
-    free(t->f);
+    if (!t->borrowed) {
+        free(t->i);
+        free(t->f);
+    }
+    t->borrowed = false;
     t->i = NULL;
     t->f = NULL;
 }
@@ -236,6 +239,37 @@ static bool eval_matmul(interp *st, const ir_op *op, ir_tensor *r) {
     if (!alloc_like(st, op, r, op->type.is_float, op->type.rank, op->type.dims)) return false;
     int64_t M = a->rank == 2 ? a->dims[0] : 1, K = a->dims[a->rank - 1];
     int64_t N = b->rank == 2 ? b->dims[1] : 1;
+    /* Fast paths (calibration runs real models over ~1000 rows; simulation
+     * runs integer ones): row-major accumulation, overflow checked per step
+     * for integers. */
+    if (a->is_float && b->is_float && r->is_float) {
+        for (int64_t m = 0; m < M; m++) {
+            double *row = r->f + m * N;
+            for (int64_t k = 0; k < K; k++) {
+                double x = a->f[m * K + k];
+                const double *w = b->f + k * N;
+                for (int64_t n = 0; n < N; n++) row[n] += x * w[n];
+            }
+        }
+        return true;
+    }
+    if (!a->is_float && !b->is_float && !r->is_float) {
+        for (int64_t m = 0; m < M; m++) {
+            int64_t *row = r->i + m * N;
+            for (int64_t k = 0; k < K; k++) {
+                int64_t x = a->i[m * K + k];
+                const int64_t *w = b->i + k * N;
+                for (int64_t n = 0; n < N; n++) {
+                    int64_t p;
+                    if (__builtin_mul_overflow(x, w[n], &p) ||
+                        __builtin_add_overflow(row[n], p, &row[n]))
+                        ERR(op, "integer overflow in '%s': the value leaves the 64-bit range",
+                            ir_op_name(op->code));
+                }
+            }
+        }
+        return true;
+    }
     for (int64_t m = 0; m < M; m++)
         for (int64_t n = 0; n < N; n++) {
             acc s = {.f = r->is_float};
@@ -431,11 +465,15 @@ static bool check_width(interp *st, const ir_op *op, const ir_tensor *r) {
  * per-element constants (per-channel scales) select their element. */
 static bool eval_const(interp *st, const ir_op *op, ir_tensor *r) {
     if (!st->body) {
-        if (!alloc_like(st, op, r, op->fdata != NULL, op->type.rank, op->type.dims)) return false;
-        for (int64_t k = 0; k < r->count; k++) {
-            if (op->fdata) r->f[k] = op->fdata[k];
-            else r->i[k] = op->idata[k];
-        }
+        /* Borrow the constant's data: operands are never written. */
+        memset(r, 0, sizeof *r);
+        r->is_float = op->fdata != NULL;
+        r->rank = op->type.rank;
+        memcpy(r->dims, op->type.dims, sizeof r->dims);
+        r->count = ir_type_count(&op->type);
+        r->i = op->idata;
+        r->f = op->fdata;
+        r->borrowed = true;
         return true;
     }
     if (!alloc_like(st, op, r, op->fdata != NULL, 0, NULL)) return false;

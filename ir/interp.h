@@ -21,6 +21,7 @@ typedef struct ir_tensor {
     int64_t count;
     int64_t *i;
     double *f;
+    bool borrowed; /* i/f point into IR constants: ir_tensor_free leaves them */
 } ir_tensor;
 
 /* Allocates a zeroed tensor of the given shape; false on out-of-memory. */
