@@ -733,7 +733,7 @@ static bool decl_input(ml *c, const ast_stmt *s, int index) {
     if (!op) return oom(c, s->loc);
     mval v = {.real = op};
     if (c->pass == 2) {
-        op->quant = (ir_quant){true, in->q_scale, in->q_zp};
+        op->quant = (ir_quant){true, in->q_scale, in->q_zp, op->type.bits};
         v.real = NULL; /* an input is quantized already: it needs no calibration stats */
         v.op = op;
         v.st = MS_Q;
@@ -816,7 +816,7 @@ static bool mreturn(ml *c, const ast_stmt *s) {
                         : NULL;
         if (!o) return oom(c, e->loc);
         if (c->pass == 2) {
-            o->quant = (ir_quant){true, v->scale, v->zp};
+            o->quant = (ir_quant){true, v->scale, v->zp, 0};
             o->post = post;
         }
     }

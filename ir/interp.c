@@ -548,8 +548,14 @@ static bool run(interp *st, const ir_func *f, const ir_tensor *inputs, ir_tensor
                 } else {
                     r->i[k] = in->i[k];
                 }
+                /* After bit-width inference an input's encoding may be wider
+                 * than declared; its declared range is kept in lo/hi. */
                 int64_t lo, hi;
                 ir_type_range(&op->type, &lo, &hi);
+                if (op->has_range && (r->i[k] < op->lo || r->i[k] > op->hi))
+                    ERR(op, "input '%s' value %" PRId64 " is outside its declared range [%" PRId64
+                            ", %" PRId64 "]",
+                        op->name, r->i[k], op->lo, op->hi);
                 if (op->type.bits > 0 && (r->i[k] < lo || r->i[k] > hi)) {
                     char tb[128];
                     ERR(op, "input '%s' value %" PRId64 " does not fit its type %s", op->name,

@@ -62,11 +62,15 @@ char *ir_type_str(const ir_type *t, char *buf, size_t size);
 /* Client-side post-processing of a model output (decrypted, dequantized). */
 typedef enum { IR_POST_NONE, IR_POST_ARGMAX, IR_POST_SOFTMAX, IR_POST_SIGMOID } ir_post;
 
-/* Quantization of a model input/output: real = scale * (q - zero_point). */
+/* Quantization of a model input/output: real = scale * (q - zero_point).
+ * `bits` is the quantized integer's own width (inputs: unsigned, the client
+ * clamps to [0, 2^bits - 1]), which encoding unification may widen in the
+ * ciphertext but never in the data the client sends. 0 for outputs. */
 typedef struct ir_quant {
     bool present;
     double scale;
     int64_t zero_point;
+    int bits;
 } ir_quant;
 
 typedef struct ir_func ir_func;

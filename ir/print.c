@@ -105,6 +105,7 @@ static void print_attrs(FILE *out, ir_module *m, const ir_op *op) {
             if (op->quant.present) {
                 fprintf(out, "scale = %.9g, zero_point = %" PRId64, op->quant.scale,
                         op->quant.zero_point);
+                if (op->quant.bits) fprintf(out, ", bits = %d", op->quant.bits);
                 sep = ", ";
             }
             static const char *post[] = {"none", "argmax", "softmax", "sigmoid"};

@@ -40,7 +40,7 @@ static bool row_to_inputs(const csv_table *t, int64_t r, const ir_op **ins, int 
         for (int64_t i = 0; i < x->count; i++, col++) {
             double v = t->values[r * t->cols + col];
             if (in->quant.present) {
-                x->i[i] = quant_value(v, in->quant.scale, in->quant.zero_point, in->type.bits);
+                x->i[i] = quant_value(v, in->quant.scale, in->quant.zero_point, in->quant.bits);
             } else if (x->is_float) {
                 x->f[i] = v;
             } else {

@@ -416,7 +416,7 @@ static void test_model_by_hand(void) {
      * round(b2 / 0.123) = [round(1.626), round(-0.813)] = [2, -1]. No table
      * on the output: the client dequantizes and takes the argmax. */
     expect_lines(&l, "model @iris_mlp {\n"
-                     "  %0 = input \"x\" {scale = 0.4, zero_point = 8} : enc<u4>[4]\n"
+                     "  %0 = input \"x\" {scale = 0.4, zero_point = 8, bits = 4} : enc<u4>[4]\n"
                      "  %1 = const [4, -2, 7, 2, 4, -4, -5, 4, 2, 1, -1, 2] : clear<i4>[4,3]\n"
                      "  %2 = matmul %0, %1 : enc<u4>[4], clear<i4>[4,3] -> enc<?>[3]\n"
                      "  %3 = const [-7, -49, -56] : clear<i7>[3]\n"
@@ -460,7 +460,7 @@ static void test_model_by_hand(void) {
     /* [0, 1] on 8 bits: scale 1/255, zero point 0; W scale 2/127, Wq =
      * round(63.5 W) = [[64, -64], [32, 127]]; accumulator scale
      * 2 / (255 * 127) = 6.1757e-05. */
-    expect_lines(&l, "%0 = input \"x\" {scale = 0.00392156863, zero_point = 0} : enc<u8>[2]\n"
+    expect_lines(&l, "%0 = input \"x\" {scale = 0.00392156863, zero_point = 0, bits = 8} : enc<u8>[2]\n"
                      "%1 = const [64, -64, 32, 127] : clear<i8>[2,2]\n"
                      "%2 = matmul %0, %1 : enc<u8>[2], clear<i8>[2,2] -> enc<?>[2]\n"
                      "%5 = round %4 {bits = 6} : enc<?>[2] -> enc<?>[2]\n"
