@@ -19,6 +19,9 @@
 #include <stdint.h>
 
 #define AST_MAX_RANK 6
+/* A written type has at most this many elements (IR_MAX_ELEMENTS, the
+ * compiler's limit for one tensor): `enc u4[100000,100000]` is refused. */
+#define AST_MAX_ELEMENTS (INT64_C(1) << 24)
 /* The parser rejects expressions nested deeper than this ("expression nested
  * too deeply"), so passes may walk the AST recursively without risking the
  * C stack. Depth counts nodes on the longest root-to-leaf path: a leaf is 1,

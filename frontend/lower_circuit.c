@@ -464,7 +464,7 @@ static ir_op *lower_index(cl *c, const ast_expr *e) {
                 return NULL;
             }
         }
-        int64_t len = (end[i] - begin[i] + step[i] - 1) / step[i];
+        int64_t len = 1 + (end[i] - begin[i] - 1) / step[i]; /* end > begin; step may be huge */
         trivial &= len == dim;
         keep[nkeep++] = len;
     }
@@ -639,6 +639,9 @@ static ir_op *lower_call(cl *c, const ast_expr *e) {
             if (dims[i] == -1 && infer < 0) infer = i;
             else if (dims[i] < 1) {
                 diag_error(c->d, ae[1]->loc, "reshape dimensions must be positive (or one -1)");
+                return NULL;
+            } else if (dims[i] > IR_MAX_ELEMENTS / known) {
+                diag_error(c->d, ae[1]->loc, "the shape of 'reshape' has more than 2^24 elements");
                 return NULL;
             } else known *= dims[i];
         }

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+_Static_assert(AST_MAX_ELEMENTS == IR_MAX_ELEMENTS, "a written type must fit the IR");
+_Static_assert(AST_MAX_RANK == IR_MAX_RANK, "a written type must fit the IR");
+
 /* ---- numeric literals ------------------------------------------------------ */
 
 typedef struct litwalk {

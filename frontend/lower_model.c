@@ -555,6 +555,22 @@ static bool mcall(ml *c, const ast_expr *e, mval *out) {
 
 /* ---- expressions --------------------------------------------------------------------- */
 
+/* The negation of a constant (a param) is a constant: new arrays, the
+ * param's own stay as they are. */
+static bool lit_neg(ml *c, diag_loc loc, const lower_lit *l, mval *out) {
+    memset(out, 0, sizeof *out);
+    out->is_const = true;
+    out->lit = *l;
+    out->lit.fv = arena_array(&c->tmp, (size_t)l->count, sizeof *l->fv);
+    out->lit.iv = l->iv ? arena_array(&c->tmp, (size_t)l->count, sizeof *l->iv) : NULL;
+    if (!out->lit.fv || (l->iv && !out->lit.iv)) return oom(c, loc);
+    for (int64_t i = 0; i < l->count; i++) {
+        out->lit.fv[i] = -l->fv[i];
+        if (l->iv) out->lit.iv[i] = -l->iv[i];
+    }
+    return true;
+}
+
 static bool mbinary(ml *c, const ast_expr *e, mval *out) {
     mval l, r;
     if (!mexpr(c, e->u.bin.lhs, &l) || !mexpr(c, e->u.bin.rhs, &r)) return false;
@@ -609,6 +625,7 @@ static bool mexpr_inner(ml *c, const ast_expr *e, mval *out) {
         }
         mval x;
         if (!mexpr(c, e->u.bin.lhs, &x)) return false;
+        if (x.is_const) return lit_neg(c, e->loc, &x.lit, out); /* -W of a param W */
         return elementwise(c, e->loc, IR_NEG, &x, NULL, false, out);
     }
     case AST_NAME: {

@@ -67,6 +67,7 @@ int cmlyylex(CMLYYSTYPE *lval, CMLYYLTYPE *lloc, yyscan_t scanner);
 }
 
 %code {
+#include <inttypes.h>
 #include <string.h>
 
 static void cmlyyerror(CMLYYLTYPE *loc, yyscan_t scanner, parse_ctx *p, const char *msg);
@@ -529,6 +530,7 @@ static ast_type *make_type(parse_ctx *p, CMLYYLTYPE loc, int prefix, const char 
                         dims->count, AST_MAX_RANK);
             return NULL;
         }
+        int64_t count = 1;
         for (int i = 0; i < dims->count; i++) {
             int64_t d = *(const int64_t *)dims->items[i];
             if (d <= 0) {
@@ -536,6 +538,17 @@ static ast_type *make_type(parse_ctx *p, CMLYYLTYPE loc, int prefix, const char 
                             i + 1, name);
                 return NULL;
             }
+            if (d > AST_MAX_ELEMENTS / count) {
+                char shape[160];
+                int n = 0;
+                for (int j = 0; j < dims->count && n >= 0 && (size_t)n < sizeof shape; j++)
+                    n += snprintf(shape + n, sizeof shape - (size_t)n, "%s%" PRId64, j ? "," : "",
+                                  *(const int64_t *)dims->items[j]);
+                parse_error(p, L(p, name_loc), "type '%s[%s]' has more than 2^24 elements", name,
+                            shape);
+                return NULL;
+            }
+            count *= d;
             t->dims[i] = d;
         }
         t->rank = dims->count;

@@ -236,8 +236,10 @@ static void set_float(ir_type *t, bool enc) {
 }
 
 static bool infer_elemwise(ir_op *op, diag_ctx *d) {
-    ir_type t = op->args[0]->type;
-    for (int i = 1; i < op->nargs; i++) {
+    /* A lookup's table is not broadcast: only its index operand is. */
+    int first = op->code == IR_LOOKUP ? 1 : 0;
+    ir_type t = op->args[first]->type;
+    for (int i = first + 1; i < op->nargs; i++) {
         ir_type o;
         if (!ir_broadcast_shape(&t, &op->args[i]->type, &o)) {
             char s1[128], s2[128];
@@ -357,7 +359,7 @@ static void keep_elem(ir_op *op, const ir_type *x) {
     op->type.bits = x->is_float ? 64 : 0;
 }
 
-bool ir_infer(ir_op *op, diag_ctx *d) {
+static bool infer_op(ir_op *op, diag_ctx *d) {
     int arity = ir_op_arity(op->code);
     if (arity >= 0 && op->nargs != arity)
         FAIL("'%s' takes %d operand%s, got %d", ir_op_name(op->code), arity, arity == 1 ? "" : "s",
@@ -429,7 +431,8 @@ bool ir_infer(ir_op *op, diag_ctx *d) {
         if (op->type.rank != x->rank) FAIL("slice must keep the rank");
         for (int i = 0; i < x->rank; i++) {
             if (op->step[i] < 1 || op->begin[i] < 0 || op->type.dims[i] < 1 ||
-                op->begin[i] + (op->type.dims[i] - 1) * op->step[i] >= x->dims[i])
+                op->begin[i] >= x->dims[i] ||
+                op->type.dims[i] - 1 > (x->dims[i] - 1 - op->begin[i]) / op->step[i])
                 FAIL("slice out of bounds in dimension %d (size %" PRId64 ")", i, x->dims[i]);
         }
         keep_elem(op, x);
@@ -484,6 +487,29 @@ bool ir_infer(ir_op *op, diag_ctx *d) {
     default:
         FAIL("no typing rule for '%s'", ir_op_name(op->code));
     }
+}
+
+/* More than IR_MAX_ELEMENTS elements, counted without overflow whatever the
+ * dims (dims < 1 count as 1 here: the typing rules reject them). */
+static bool too_large(const ir_type *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->rank && i < IR_MAX_RANK; i++) {
+        if (t->dims[i] <= 1) continue;
+        if (t->dims[i] > IR_MAX_ELEMENTS / n) return true;
+        n *= t->dims[i];
+    }
+    return false;
+}
+
+/* The element limit is checked first on the dims a caller set (the typing
+ * rules of RESHAPE and SLICE count them), then on the result. */
+bool ir_infer(ir_op *op, diag_ctx *d) {
+    if (!too_large(&op->type)) {
+        if (!infer_op(op, d)) return false;
+        if (!too_large(&op->type)) return true;
+    }
+    char s[128];
+    FAIL("tensor of shape %s has more than 2^24 elements", shape_str(&op->type, s, sizeof s));
 }
 
 #undef FAIL
@@ -626,8 +652,7 @@ ir_op *ir_build_slice(ir_func *f, diag_ctx *d, diag_loc loc, ir_op *x, const int
     for (int i = 0; i < x->type.rank; i++) {
         op->begin[i] = begin[i];
         op->step[i] = step[i];
-        int64_t len = end[i] > begin[i] && step[i] > 0 ? (end[i] - begin[i] + step[i] - 1) / step[i]
-                                                       : 0;
+        int64_t len = end[i] > begin[i] && step[i] > 0 ? 1 + (end[i] - begin[i] - 1) / step[i] : 0;
         op->type.dims[i] = len;
     }
     return finish(f, op, d);

@@ -26,6 +26,11 @@
 #include <stdio.h>
 
 #define IR_MAX_RANK 6
+/* The most elements one tensor may have (inputs, constants, every inferred
+ * result; "tensor of shape [...] has more than 2^24 elements"): far beyond
+ * what FHE evaluates, and it keeps the compiler's per-element memory and
+ * work bounded and every element count (a product of dims) exact in int64. */
+#define IR_MAX_ELEMENTS (INT64_C(1) << 24)
 
 enum {
     IR_F_ELEMWISE = 1 << 0,
@@ -162,7 +167,8 @@ void ir_renumber(ir_func *f);
 /* Computes op->type from its operands and attributes. For RESHAPE,
  * BROADCAST and SLICE the caller sets the result dims (type.rank/dims)
  * before calling; for INPUT/CONST the caller sets the whole type. On a type
- * or shape error reports through d at op->loc and returns false. */
+ * or shape error, including a result of more than IR_MAX_ELEMENTS, reports
+ * through d at op->loc and returns false. */
 bool ir_infer(ir_op *op, diag_ctx *d);
 
 /* Convenience builders: create, set attributes, infer. NULL after reporting

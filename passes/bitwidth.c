@@ -76,6 +76,13 @@ static bool varies(const ir_op *c) {
 /* Groups the elements of tlu t by the values of its body's per-element
  * constants. Fills cls (per element) and rep (per class, its first
  * element); returns the number of classes, -1 on out-of-memory. */
+/* A lookup table is read whole by its LOOKUP, not per element. */
+static bool is_lookup_table(const ir_func *body, const ir_op *c) {
+    for (const ir_op *op = body->first; op; op = op->next)
+        if (op->code == IR_LOOKUP && op->args[0] == c) return true;
+    return false;
+}
+
 static int64_t element_classes(const ir_op *t, int32_t **cls_out, int64_t **rep_out) {
     const ir_func *body = t->tlu->body;
     const ir_type *shape = &t->type;
@@ -84,7 +91,8 @@ static int64_t element_classes(const ir_op *t, int32_t **cls_out, int64_t **rep_
     for (const ir_op *op = body->first; op; op = op->next) {
         ir_type o;
         if (op->code == IR_CONST && ir_type_count(&op->type) > 1 &&
-            ir_broadcast_shape(&op->type, shape, &o) && ir_type_same_shape(&o, shape) && varies(op))
+            ir_broadcast_shape(&op->type, shape, &o) && ir_type_same_shape(&o, shape) && varies(op) &&
+            !is_lookup_table(body, op))
             nc++;
     }
     *cls_out = NULL;
@@ -109,7 +117,8 @@ static int64_t element_classes(const ir_op *t, int32_t **cls_out, int64_t **rep_
     for (const ir_op *op = body->first; op; op = op->next) {
         ir_type o;
         if (op->code == IR_CONST && ir_type_count(&op->type) > 1 &&
-            ir_broadcast_shape(&op->type, shape, &o) && ir_type_same_shape(&o, shape) && varies(op))
+            ir_broadcast_shape(&op->type, shape, &o) && ir_type_same_shape(&o, shape) && varies(op) &&
+            !is_lookup_table(body, op))
             cs[nc++] = op;
     }
     memset(h, 0xff, hsize * sizeof *h);

@@ -112,6 +112,16 @@ bool pass_round(ir_module *m, diag_ctx *d, const pass_opts *o) {
     ir_foreach(t, f) {
         if (t->code != IR_TLU || !t->type.enc) continue;
         int p = pass_tlu_precision(t);
+        /* In a circuit (an exact integer program) an automatic round changes
+         * the answer: say so. Models are approximate by construction. */
+        const ir_op *a = t->args[0];
+        if (m->kind == IR_UNIT_CIRCUIT && !(o && o->round_to) && a->code == IR_ROUND &&
+            a->round_bits == 0 && a->round_shift > 0)
+            diag_report(d, DIAG_WARNING, t->loc,
+                        "this table lookup reads a %d-bit value: its %d low bits are rounded "
+                        "away to fit the widest PBS (%d bits), which changes results; narrow the "
+                        "values feeding it or choose with --round-to",
+                        p + a->round_shift, a->round_shift, limit);
         if (p > PASS_MAX_TLU_BITS || p > limit) {
             diag_error(d, t->loc,
                        "table lookup input needs %d bits after rounding; the limit is %d (use "

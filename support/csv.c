@@ -189,7 +189,9 @@ bool csv_parse(const char *path, const char *text, size_t len, diag_ctx *d, csv_
 
 bool csv_read(const char *path, diag_ctx *d, csv_table *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
+    bool std_in = !strcmp(path, "-"); /* "-" reads standard input */
+    FILE *f = std_in ? stdin : fopen(path, "rb");
+    if (std_in) path = "<stdin>";
     if (!f) {
         diag_error(d, (diag_loc){0}, "cannot open '%s': %s", path, strerror(errno));
         return false;
@@ -202,7 +204,7 @@ bool csv_read(const char *path, diag_ctx *d, csv_table *out) {
             char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
             if (!nb) {
                 free(buf);
-                fclose(f);
+                if (!std_in) fclose(f);
                 diag_error(d, (diag_loc){0}, "%s: out of memory", path);
                 return false;
             }
@@ -215,7 +217,7 @@ bool csv_read(const char *path, diag_ctx *d, csv_table *out) {
     }
     bool err = ferror(f);
     int saved = errno;
-    fclose(f);
+    if (!std_in) fclose(f);
     if (err) {
         free(buf);
         diag_error(d, (diag_loc){0}, "cannot read '%s': %s", path, strerror(saved));

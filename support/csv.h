@@ -21,6 +21,7 @@ typedef struct csv_table {
 /* Reads and validates the whole file. On error reports through d (a missing
  * or unreadable file without a location, everything else at its line and
  * column) and returns false with *out zeroed. */
+/* path "-" reads standard input. */
 bool csv_read(const char *path, diag_ctx *d, csv_table *out);
 /* Same from text already in memory (`len` bytes; NUL bytes are errors);
  * `path` only names the source in diagnostics. */
