@@ -102,7 +102,7 @@ int cml_bench_compile(int argc, char **argv) {
         ir_module *m = u ? lower_unit(&a, &d, u, ".") : NULL;
         double t2 = now_ms();
         pass_opts po = {0};
-        bool ok = m && pass_run(m, &d, &po, PASS_STAGE_NOISE);
+        bool ok = m && pass_run(m, &d, &po, PASS_STAGE_PARAMS);
         double t3 = now_ms();
         if (ok && r == 0) {
             pass_stats st;

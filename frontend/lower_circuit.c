@@ -42,7 +42,13 @@ typedef struct cl {
     int nroots;
     const char *lam_param; /* inside a lut lambda: its parameter ... */
     ir_op *lam_val;        /* ... bound to tofloat(lut operand) */
+    int64_t fold_work;     /* interpreter operations spent folding (ir_op_work) */
 } cl;
+
+/* Folding evaluates constants at compile time: at most this many operations
+ * in all, so a few lines of broadcasts and products cannot make the
+ * compiler compute (and keep) gigabytes of constants. */
+#define FOLD_MAX_WORK (INT64_C(1) << 24)
 
 static ir_op *lower_expr(cl *c, const ast_expr *e);
 
@@ -89,6 +95,13 @@ static void unknown_name(cl *c, diag_loc loc, const char *name) {
 /* Evaluates `op` (all operands constant) with the interpreter and replaces
  * it by a constant. The evaluation runs on copies in a scratch function. */
 static ir_op *fold(cl *c, ir_op *op) {
+    c->fold_work += ir_op_work(op);
+    if (c->fold_work > FOLD_MAX_WORK) {
+        diag_error(c->d, op->loc, "computing the constants of this circuit takes more than 2^24 "
+                                  "operations; constant tensors this large are not supported");
+        ir_op_unlink(c->f, op);
+        return NULL;
+    }
     ir_func *tf = ir_func_new(c->tmpmod, "fold", false);
     ir_op **targs = arena_array(&c->tmp, (size_t)op->nargs, sizeof *targs);
     if (!tf || !targs) return oom(c, op->loc), NULL;

@@ -24,7 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SYNTH_ROWS = 1024, SYNTH_MAX_CORNER_DIMS = 8 };
+/* Without a calibration file, the float model runs on SYNTH_ROWS points of
+ * the input box (its corners first), fewer for a large model so that the
+ * whole calibration stays within CALIB_MAX_WORK interpreter operations
+ * (ir_op_work; about a second). A model too large for SYNTH_MIN_ROWS points
+ * is refused, calibration file or not: the compiler bounds its own work. */
+enum { SYNTH_ROWS = 1024, SYNTH_MIN_ROWS = 4, SYNTH_MAX_CORNER_DIMS = 8 };
+#define CALIB_MAX_WORK (INT64_C(1) << 24)
+_Static_assert(CALIB_MAX_WORK / SYNTH_MIN_ROWS == INT64_C(1) << 22, "the message says 2^22");
 
 /* What a pass-2 value is (real = scale * (q - zp)):
  *   Q:    integers of at most `activations` (or `inputs`) bits;
@@ -971,7 +978,16 @@ static bool calibrate(ml *c) {
             goto done;
         }
     }
-    int64_t nrows = tab.values ? tab.rows : SYNTH_ROWS;
+    int64_t work = 0;
+    ir_foreach(op, c->f) work += ir_op_work(op);
+    if (work > CALIB_MAX_WORK / SYNTH_MIN_ROWS) {
+        diag_error(c->d, c->u->loc, "model '%s' is too large to calibrate: one evaluation takes %"
+                   PRId64 " operations, at most 2^22 are supported", c->u->name, work);
+        goto done;
+    }
+    int64_t nrows = SYNTH_ROWS;
+    if (work > CALIB_MAX_WORK / SYNTH_ROWS) nrows = CALIB_MAX_WORK / work;
+    if (tab.values) nrows = tab.rows;
     int64_t corners = ncols <= SYNTH_MAX_CORNER_DIMS ? INT64_C(1) << ncols : 2;
     uint64_t seed = UINT64_C(0x9E3779B97F4A7C15);
     for (int64_t r = 0; r < nrows; r++) {

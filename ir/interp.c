@@ -136,7 +136,8 @@ static bool eval_elemwise(interp *st, const ir_op *op, ir_tensor *r) {
     if (!alloc_like(st, op, r, rf, shape.rank, shape.dims)) return false;
     int64_t idx[3];
     for (int64_t k = 0; k < r->count; k++) {
-        for (int i = first; i < n; i++) idx[i] = bcast_index(k, shape.rank, shape.dims, a[i]);
+        for (int i = first; i < n; i++) /* as many elements as the result: not broadcast */
+            idx[i] = a[i]->count == r->count ? k : bcast_index(k, shape.rank, shape.dims, a[i]);
         if (op->code == IR_LOOKUP) {
             const ir_op *tab = op->args[0];
             int64_t len = tab->type.dims[0];
@@ -418,7 +419,8 @@ static bool eval_round(interp *st, const ir_op *op, ir_tensor *r) {
     if (!alloc_like(st, op, r, false, x->rank, x->dims)) return false;
     for (int64_t k = 0; k < x->count; k++) {
         __int128 v = x->i[k];
-        if (s > 0) v = ((v + ((__int128)1 << (s - 1))) >> s) << s;
+        /* a product, not << s: shifting a negative value left is undefined */
+        if (s > 0) v = ((v + ((__int128)1 << (s - 1))) >> s) * ((__int128)1 << s);
         if (!int_result(st, op, v, &r->i[k])) return false;
     }
     return true;

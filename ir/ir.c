@@ -156,6 +156,21 @@ int ir_count_ops(const ir_func *f, ir_opcode code) {
     return n;
 }
 
+int64_t ir_op_work(const ir_op *op) {
+    if (op->code == IR_CONST || op->code == IR_OUTPUT) return 0;
+    int64_t n = ir_type_count(&op->type);
+    const ir_type *x = op->nargs ? &op->args[0]->type : NULL;
+    switch (op->code) {
+    case IR_DOT:
+    case IR_MATMUL: return n * x->dims[x->rank - 1];
+    case IR_CONV2D: return n * x->dims[0] * op->kernel[0] * op->kernel[1];
+    case IR_SUMPOOL2D:
+    case IR_MAXPOOL2D: return n * op->kernel[0] * op->kernel[1];
+    case IR_SUM: return ir_type_count(x);
+    default: return n;
+    }
+}
+
 int ir_bits_for_range(int64_t lo, int64_t hi, bool *is_signed) {
     int b = 1;
     if (lo >= 0) {

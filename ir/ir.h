@@ -142,6 +142,10 @@ typedef struct ir_module {
     ir_unit_kind kind;
     ir_func *main;
     int ntlu_bodies;      /* for @tN naming in the printer */
+    /* The TFHE parameters chosen by parameter selection (passes/params.c, stage
+     * `params`; NULL before). An incomplete type here on purpose: the IR
+     * knows nothing of crypto (DESIGN §2), so only passes.h defines it. */
+    struct pass_params *params;
 } ir_module;
 
 /* ---- building ---------------------------------------------------------- */
@@ -213,6 +217,11 @@ bool ir_broadcast_shape(const ir_type *a, const ir_type *b, ir_type *out);
 /* Number of uses of each op's value, stored in op->scratch as (intptr_t). */
 void ir_count_uses(ir_func *f);
 int ir_count_ops(const ir_func *f, ir_opcode code);
+/* Scalar operations the interpreter spends on op: one per result element
+ * (inputs are copied, constants are free), times the reduction behind each
+ * for matmul/dot, conv2d, the pools and sum. At most 2^48 (two tensors of
+ * at most IR_MAX_ELEMENTS), so sums over a function do not overflow. */
+int64_t ir_op_work(const ir_op *op);
 
 /* Interval helpers: smallest width holding [lo, hi] (signed iff lo < 0). */
 int ir_bits_for_range(int64_t lo, int64_t hi, bool *is_signed);

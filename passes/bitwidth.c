@@ -24,8 +24,13 @@
 #include <string.h>
 
 enum {
-    TLU_MAX_DOMAIN = 1 << 16,    /* widest domain tabulated */
-    TLU_MAX_ENTRIES = 1 << 26,   /* ntables * domain size */
+    TLU_MAX_DOMAIN = 1 << 16, /* widest domain tabulated */
+    /* Interpreter operations one run may spend building the tables of all
+     * its tlus (ntables * domain size * body ops, plus the elements sorted
+     * into classes): bounds the time and the arena memory of every run (the
+     * rounding pass reruns this one). A tlu beyond it is bounded through its
+     * body instead; after rounding, its table is then missing (an error). */
+    TLU_MAX_WORK = 1 << 24,
 };
 
 typedef struct bw {
@@ -39,6 +44,8 @@ typedef struct bw {
     const ir_op **ops; /* per id: the main op (to recognise main ops in the observer) */
     bool *seen;
     int64_t *obs_lo, *obs_hi;
+    int64_t table_work; /* spent of TLU_MAX_WORK */
+    int64_t pair_work;  /* spent of PAIR_MAX_WORK */
 } bw;
 
 #define RANGE_ERROR(op)                                                          \
@@ -73,9 +80,6 @@ static bool varies(const ir_op *c) {
     return false;
 }
 
-/* Groups the elements of tlu t by the values of its body's per-element
- * constants. Fills cls (per element) and rep (per class, its first
- * element); returns the number of classes, -1 on out-of-memory. */
 /* A lookup table is read whole by its LOOKUP, not per element. */
 static bool is_lookup_table(const ir_func *body, const ir_op *c) {
     for (const ir_op *op = body->first; op; op = op->next)
@@ -83,7 +87,12 @@ static bool is_lookup_table(const ir_func *body, const ir_op *c) {
     return false;
 }
 
-static int64_t element_classes(const ir_op *t, int32_t **cls_out, int64_t **rep_out) {
+/* Groups the elements of tlu t by the values of its body's per-element
+ * constants. Fills cls (per element) and rep (per class, its first
+ * element); returns the number of classes, 0 (nothing allocated) when there
+ * are more than `budget` elements to sort, -1 on out-of-memory. */
+static int64_t element_classes(const ir_op *t, int64_t budget, int32_t **cls_out,
+                               int64_t **rep_out) {
     const ir_func *body = t->tlu->body;
     const ir_type *shape = &t->type;
     int64_t n = ir_type_count(shape);
@@ -96,6 +105,8 @@ static int64_t element_classes(const ir_op *t, int32_t **cls_out, int64_t **rep_
             nc++;
     }
     *cls_out = NULL;
+    *rep_out = NULL;
+    if (nc && n > budget) return 0;
     *rep_out = malloc(sizeof **rep_out * (size_t)(nc ? n : 1));
     if (!*rep_out) return -1;
     (*rep_out)[0] = 0;
@@ -168,15 +179,18 @@ static bool materialise(bw *b, ir_op *t, pass_ival dom, pass_ival *out) {
     tl->dom_count = steps >= (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)steps + 1;
     int32_t *cls = NULL;
     int64_t *rep = NULL;
-    int64_t ncls = 0;
+    int64_t ncls = 0, budget = TLU_MAX_WORK - b->table_work, n = ir_type_count(&t->type);
     if (!wide) {
-        ncls = element_classes(t, &cls, &rep);
+        ncls = element_classes(t, budget, &cls, &rep);
         if (ncls < 0) {
             diag_error(b->d, t->loc, "out of memory");
             return false;
         }
     }
-    if (wide || (uint64_t)ncls * count > TLU_MAX_ENTRIES) {
+    uint64_t nops = 0;
+    for (const ir_op *op = tl->body->first; op; op = op->next) nops++;
+    uint64_t work = (uint64_t)ncls * count * nops + (ncls > 1 ? (uint64_t)n : 0);
+    if (wide || ncls == 0 || work > (uint64_t)budget) {
         free(cls);
         free(rep);
         pass_ival in = pass_ival_int(dom.lo, dom.hi);
@@ -187,7 +201,7 @@ static bool materialise(bw *b, ir_op *t, pass_ival dom, pass_ival *out) {
     int64_t *xs = malloc((size_t)cnt * sizeof *xs);
     int64_t *tables = arena_array(b->m->arena, (size_t)(ncls * cnt), sizeof *tables);
     int32_t *table_of = NULL;
-    int64_t n = ir_type_count(&t->type);
+    b->table_work += (int64_t)work;
     if (ncls > 1) table_of = arena_array(b->m->arena, (size_t)n, sizeof *table_of);
     bool ok = xs && tables && (ncls == 1 || table_of);
     if (!ok) diag_error(b->d, t->loc, "out of memory");
@@ -426,7 +440,10 @@ static bool eval_static(bw *b, ir_op *op, pass_ival *v) {
  * values a and b only; when their ranges are small it is computed exactly
  * over every pair (a sound superset of what can occur), with the tables. */
 
-enum { PAIR_MAX = 1 << 20 };
+enum {
+    PAIR_MAX = 1 << 20,      /* pairs for one value */
+    PAIR_MAX_WORK = 1 << 22, /* pairs for all the values of one run (a maxpool has many) */
+};
 
 typedef struct pair_term {
     int sign;            /* +1 / -1 in the add/sub */
@@ -507,6 +524,8 @@ static void refine_pair(bw *b, const ir_op *op, pass_ival *v) {
     if (A.flt || B.flt) return;
     uint64_t na = (uint64_t)A.hi - (uint64_t)A.lo, nb = (uint64_t)B.hi - (uint64_t)B.lo;
     if (na >= PAIR_MAX || nb >= PAIR_MAX || (na + 1) * (nb + 1) > PAIR_MAX) return;
+    if ((int64_t)((na + 1) * (nb + 1)) > PAIR_MAX_WORK - b->pair_work) return;
+    b->pair_work += (int64_t)((na + 1) * (nb + 1));
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (int64_t x = A.lo; x <= A.hi; x++) {
         for (int64_t y = B.lo; y <= B.hi; y++) {

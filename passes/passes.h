@@ -1,11 +1,14 @@
 /* passes.h — the compiler passes between the op-graph IR the frontend builds
  * and the TFHE-level lowering (DESIGN §5): shapes, lowering of ops on two
- * encrypted values, TLU fusion, bit-width inference, rounding, noise, and
- * the statistics `cmlc --stats` prints. One file per pass; pass_run() runs
- * them in order up to a stage, verifying the IR between passes. */
+ * encrypted values, TLU fusion, bit-width inference, rounding, noise,
+ * parameter selection, and the statistics `cmlc --stats` prints. One file
+ * per pass; pass_run() runs them in order up to a stage, verifying the IR
+ * between passes. Parameter selection asks the runtime's optimiser
+ * (cml/tfhe.h: the runtime's public headers are allowed here, DESIGN §2). */
 #ifndef CML_PASSES_H
 #define CML_PASSES_H
 
+#include "cml/tfhe.h"
 #include "interp.h"
 #include "ir.h"
 
@@ -28,6 +31,12 @@ typedef struct pass_opts {
     const ir_tensor *calib_inputs;
     int64_t calib_rows;
     bool verify; /* ir_verify after every pass (always on in builds without NDEBUG) */
+    /* Parameter selection: failure probability of one PBS, in (0, 1); 0 =
+     * default 2^-40 (CML_P_ERROR_DEFAULT_LOG2). Or, with global_p_error in
+     * (0, 1) instead (0 = unset; setting both is an error), the probability
+     * that any PBS of one run fails. */
+    double p_error;
+    double global_p_error;
 } pass_opts;
 
 typedef enum {
@@ -36,9 +45,10 @@ typedef enum {
     PASS_STAGE_BITWIDTH, /* ranges, widths, unified encodings, tables */
     PASS_STAGE_ROUNDED,  /* rounds inserted so every TLU fits the precision limit */
     PASS_STAGE_NOISE,    /* norm2 of every encrypted value */
+    PASS_STAGE_PARAMS,   /* TFHE parameters chosen (m->params) */
 } pass_stage;
 
-/* "parsed", "fused", "bitwidth", "rounded", "noise". */
+/* "parsed", "fused", "bitwidth", "rounded", "noise", "params". */
 bool pass_stage_from_name(const char *name, pass_stage *out);
 const char *pass_stage_name(pass_stage s);
 
@@ -53,10 +63,51 @@ bool pass_fuse(ir_module *m, diag_ctx *d);
 bool pass_bitwidth(ir_module *m, diag_ctx *d, const pass_opts *o);
 bool pass_round(ir_module *m, diag_ctx *d, const pass_opts *o);
 bool pass_noise(ir_module *m, diag_ctx *d);
+bool pass_params_select(ir_module *m, diag_ctx *d, const pass_opts *o);
 
 /* PBS precision of an encrypted tlu: its operand's encoding width minus the
  * operand's shift when the operand is a `round`. Valid after bitwidth. */
 int pass_tlu_precision(const ir_op *tlu);
+
+/* A PBS of the final IR: an encrypted tlu (precision pass_tlu_precision), or
+ * a round with shift > 0 (counted as a PBS of precision `shift`), with its
+ * element count (PBS per run) and the norm2 entering it. Stats and
+ * parameter selection both read the PBS through this. */
+typedef struct pass_pbs {
+    const ir_op *op;
+    int precision;
+    int64_t count;
+    double norm2;
+} pass_pbs;
+/* true, with *out filled, when op is a PBS. */
+bool pass_pbs_of(const ir_op *op, pass_pbs *out);
+
+/* ---- parameters (passes/params.c) ---------------------------------------- */
+
+/* What parameter selection chose for a module, hung off it as m->params.
+ * A circuit without PBS gets params.lwe_dimension == 0: no keyswitch and no
+ * bootstrap key (levels and base logs 0 too), only a big-key encryption
+ * (k = 1, N) that keeps every output decryptable; such a set is not one
+ * cml_params_validate accepts (it demands n >= 450). */
+typedef struct pass_params {
+    cml_params params;
+    int64_t pbs_count;           /* PBS per run; 0 = a linear circuit */
+    int64_t outputs;             /* encrypted output elements (decryptions per run) */
+    double norm2_pbs;            /* largest norm2 entering a PBS (0 without PBS) */
+    double p_error;              /* target per PBS (per decryption without PBS) */
+    double global_p_error;       /* --global-p-error asked, 0 if none */
+    double log2_p_error;         /* predicted, per PBS (per decryption without PBS) */
+    double log2_p_error_circuit; /* predicted: any of them fails in one run */
+    uint64_t bsk_bytes;          /* bootstrap key, Fourier domain */
+    uint64_t ksk_bytes;          /* keyswitch key, 32-bit words */
+} pass_params;
+
+typedef enum {
+    PASS_PARAMS_COMMENT, /* one `// params: ...` line, after the printed IR */
+    PASS_PARAMS_TEXT,    /* the "parameters" section of --stats */
+    PASS_PARAMS_JSON,    /* a JSON object (the value of "parameters") */
+} pass_params_format;
+void pass_params_print(FILE *out, const pass_params *p, pass_params_format fmt);
 
 /* ---- statistics (cmlc --stats) ----------------------------------------- */
 
@@ -76,6 +127,7 @@ typedef struct pass_stats {
     int rounds;            /* round ops with shift > 0 */
     int rounds_inserted;   /* of which inserted by the rounding pass */
     pass_tlu_stat *tlus;   /* ntlu entries, in the module's arena */
+    const pass_params *params; /* m->params: NULL before the params stage */
 } pass_stats;
 
 /* Fills s from the final IR (after the noise pass for meaningful norm2).

@@ -12,10 +12,11 @@ static const char *const stage_names[] = {
     [PASS_STAGE_BITWIDTH] = "bitwidth",
     [PASS_STAGE_ROUNDED] = "rounded",
     [PASS_STAGE_NOISE] = "noise",
+    [PASS_STAGE_PARAMS] = "params",
 };
 
 bool pass_stage_from_name(const char *name, pass_stage *out) {
-    for (int i = 0; i <= PASS_STAGE_NOISE; i++) {
+    for (int i = 0; i <= PASS_STAGE_PARAMS; i++) {
         if (name && strcmp(name, stage_names[i]) == 0) {
             *out = (pass_stage)i;
             return true;
@@ -25,7 +26,7 @@ bool pass_stage_from_name(const char *name, pass_stage *out) {
 }
 
 const char *pass_stage_name(pass_stage s) {
-    return s >= PASS_STAGE_PARSED && s <= PASS_STAGE_NOISE ? stage_names[s] : "?";
+    return s >= PASS_STAGE_PARSED && s <= PASS_STAGE_PARAMS ? stage_names[s] : "?";
 }
 
 static bool checked(bool ok, ir_module *m, diag_ctx *d, bool verify, bool fused) {
@@ -53,5 +54,7 @@ bool pass_run(ir_module *m, diag_ctx *d, const pass_opts *o, pass_stage stop) {
     if (stop == PASS_STAGE_BITWIDTH) return true;
     if (!checked(pass_round(m, d, o), m, d, verify, true)) return false;
     if (stop == PASS_STAGE_ROUNDED) return true;
-    return checked(pass_noise(m, d), m, d, verify, true);
+    if (!checked(pass_noise(m, d), m, d, verify, true)) return false;
+    if (stop == PASS_STAGE_NOISE) return true;
+    return pass_params_select(m, d, o); /* changes no op: nothing to verify */
 }

@@ -1,15 +1,32 @@
 /* stats.c — the figures `cmlc --stats` prints, read from the final IR: how
  * many PBS a run costs, how wide they are and how much noise enters them,
  * per tlu and overall; as a table for people and as JSON for scripts and
- * benchmarks. Not a pass: it changes nothing. */
+ * benchmarks, with the chosen TFHE parameters once selected (printed by
+ * params.c). Not a pass: it changes nothing. pass_pbs_of() is the one place
+ * that says which ops are PBS; parameter selection reads them through it. */
 #include "pass_internal.h"
 
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
+bool pass_pbs_of(const ir_op *op, pass_pbs *out) {
+    if (!op->type.enc) return false;
+    if (op->code == IR_TLU)
+        out->precision = pass_tlu_precision(op);
+    else if (op->code == IR_ROUND && op->round_shift > 0)
+        out->precision = op->round_shift;
+    else
+        return false;
+    out->op = op;
+    out->count = ir_type_count(&op->type);
+    out->norm2 = op->args[0]->norm2;
+    return true;
+}
+
 bool pass_stats_collect(ir_module *m, pass_stats *s) {
     memset(s, 0, sizeof *s);
+    s->params = m->params;
     ir_foreach(op, m->main) s->ntlu += op->code == IR_TLU && op->type.enc;
     if (s->ntlu) {
         s->tlus = arena_array(m->arena, (size_t)s->ntlu, sizeof *s->tlus);
@@ -19,22 +36,20 @@ bool pass_stats_collect(ir_module *m, pass_stats *s) {
     ir_foreach(op, m->main) {
         if (op->code == IR_OUTPUT && op->args[0]->type.enc)
             s->max_output_norm2 = fmax(s->max_output_norm2, op->args[0]->norm2);
-        if (!op->type.enc) continue;
-        int64_t n = ir_type_count(&op->type);
+        pass_pbs b;
+        if (!pass_pbs_of(op, &b)) continue;
+        s->pbs_count += b.count;
+        s->max_norm2 = fmax(s->max_norm2, b.norm2);
         if (op->code == IR_TLU) {
             pass_tlu_stat *t = &s->tlus[k++];
             t->loc = op->loc;
-            t->precision = pass_tlu_precision(op);
-            t->elements = n;
-            t->norm2 = op->args[0]->norm2;
-            s->pbs_count += n;
+            t->precision = b.precision;
+            t->elements = b.count;
+            t->norm2 = b.norm2;
             if (t->precision > s->max_precision) s->max_precision = t->precision;
-            s->max_norm2 = fmax(s->max_norm2, t->norm2);
-        } else if (op->code == IR_ROUND && op->round_shift > 0) {
+        } else {
             s->rounds++;
             s->rounds_inserted += op->round_bits == 0;
-            s->pbs_count += n;
-            s->max_norm2 = fmax(s->max_norm2, op->args[0]->norm2);
         }
     }
     return true;
@@ -78,8 +93,13 @@ void pass_stats_print(FILE *out, const pass_stats *s, bool json) {
         json_number(out, s->max_norm2);
         fputs(", \"max_output_norm2\": ", out);
         json_number(out, s->max_output_norm2);
-        fprintf(out, ", \"rounds\": %d, \"rounds_inserted\": %d, \"tlus\": [", s->rounds,
-                s->rounds_inserted);
+        fprintf(out, ", \"rounds\": %d, \"rounds_inserted\": %d, ", s->rounds, s->rounds_inserted);
+        if (s->params) {
+            fputs("\"parameters\": ", out);
+            pass_params_print(out, s->params, PASS_PARAMS_JSON);
+            fputs(", ", out);
+        }
+        fputs("\"tlus\": [", out);
         for (int i = 0; i < s->ntlu; i++) {
             const pass_tlu_stat *t = &s->tlus[i];
             loc_str(loc, sizeof loc, t->loc);
@@ -99,6 +119,7 @@ void pass_stats_print(FILE *out, const pass_stats *s, bool json) {
     fprintf(out, "max norm2 (PBS):    %.6g\n", s->max_norm2);
     fprintf(out, "max norm2 (output): %.6g\n", s->max_output_norm2);
     fprintf(out, "rounds:             %d (%d inserted)\n", s->rounds, s->rounds_inserted);
+    if (s->params) pass_params_print(out, s->params, PASS_PARAMS_TEXT);
     if (!s->ntlu) return;
     fprintf(out, "\n  %-4s %-32s %9s %9s %12s\n", "#", "location", "precision", "PBS", "input norm2");
     for (int i = 0; i < s->ntlu; i++) {

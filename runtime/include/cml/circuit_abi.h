@@ -28,8 +28,11 @@
 
 /* The circuit on clear integers: exactly `cmlc --simulate` (same integer
  * program, same tables). in[k] and out[k] hold each tensor's values.
- * Returns 0, or the 1-based index of the first op that left its inferred
- * width (the simulation then reports an overflow instead of wrapping). */
+ * Returns 0, or the 1-based index of the first op that failed — its %id + 1
+ * in `cmlc --emit-ir`: a value that left its inferred width, an input
+ * outside its declared range, a table lookup outside its table (the
+ * simulation then reports an overflow instead of wrapping; out[] is
+ * unspecified) — or -1 when out of memory. */
 typedef int (*cml_circuit_simulate_fn)(const int64_t *const *in, int64_t *const *out);
 
 /* The circuit on ciphertexts (server side: evaluation keys only). ctx and sk

@@ -1,0 +1,433 @@
+/* requires: noise (norm2 of every encrypted value; rounded, so every PBS
+ *           fits the precision limit);
+ * provides: the module's TFHE parameters (m->params, a pass_params);
+ * breaks: nothing (no op changes).
+ *
+ * params.c — parameter selection (DESIGN §5.6, docs/params.md "Parameter
+ * selection in the compiler"). With PBS, the runtime's optimiser chooses:
+ * one request for the widest PBS precision and the largest norm2 entering
+ * any PBS (pass_pbs_of: tlus, and rounds as PBS of precision `shift`),
+ * failing with
+ * probability at most --p-error per PBS, or per PBS 1 - (1 - P)^(1/count)
+ * for --global-p-error P. Every encrypted output must then also decrypt: a
+ * PBS output carries the bootstrap's noise V_pbs, so an output of width w
+ * and norm2 nu^2 needs nu^2 V_pbs <= (2^-(w+2) / kappa)^2; when the chosen
+ * set misses that, the request is repeated with norm2 raised to
+ * nu^2 * 4^(w-p), which implies it (the PBS budget at precision p is
+ * (2^-(p+2) / kappa)^2 and also holds the keyswitch and modulus switch).
+ * Without PBS (a linear circuit), no bootstrap or keyswitch key exists: the
+ * smallest big-key dimension N (k = 1, N >= 512 where the security curve is
+ * trusted) whose fresh noise keeps every output decryptable.
+ *
+ * Where the result lives: ir_module gets `struct pass_params *params`, an
+ * incomplete type in ir.h that only passes.h defines, allocated in the
+ * module's arena. The IR stays free of crypto headers (DESIGN §2) yet the
+ * pointer is typed, so no cast and no void * can carry the wrong thing;
+ * printing the parameters (the `// params:` comment under --emit-ir, the
+ * --stats section) is also here, not in ir/print.c. */
+#include "pass_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+/* Big-key dimensions tried for a linear circuit: the security curve of the
+ * runtime is not trusted below dimension 450 (cml_params_validate refuses
+ * n < 450), so the smallest power of two is 512; 2^17 is the runtime's
+ * largest polynomial size. */
+enum { LINEAR_LOGN_MIN = 9, LINEAR_LOGN_MAX = 17 };
+
+#define SQRT_PI 1.7724538509055160273
+#define LN2 0.69314718055994530942
+
+/* ln erfc(x) for x >= 0, also far below the double range of erfc (as in
+ * runtime/src/params.c, which does not export it): past x = 20 the
+ * asymptotic series takes over. */
+static double log_erfc(double x) {
+    if (x < 20.0) return log(erfc(x));
+    double t = 1.0 / (2.0 * x * x);
+    double s = 1.0 + t * (-1.0 + t * (3.0 + t * (-15.0 + t * (105.0 + t * -945.0))));
+    return -x * x - log(x * SQRT_PI) + log(s);
+}
+
+/* log2 P(|N(0, variance)| >= 2^-(w+2)): a w-bit message with one padding
+ * bit decrypts wrongly. */
+static double log2_fail(int w, double variance) {
+    if (!(variance > 0)) return -INFINITY;
+    return log_erfc(ldexp(1.0, -w - 2) / sqrt(2.0 * variance)) / LN2;
+}
+
+/* log2 of 1 - (1 - p)^count, p = 2^log2_p: one of count independent events
+ * of probability p happens. */
+static double log2_any(double log2_p, int64_t count) {
+    if (count <= 0 || log2_p == -INFINITY) return -INFINITY;
+    if (log2_p < -900) return log2_p + log2((double)count); /* p underflows: count * p */
+    return log2(-expm1((double)count * log1p(-exp2(log2_p))));
+}
+
+/* "2^-40", "2^-40.26", or "0". */
+static const char *pow2_str(char *buf, size_t size, double log2v) {
+    if (log2v == -INFINITY)
+        snprintf(buf, size, "0");
+    else if (log2v > -1e-3)
+        snprintf(buf, size, "1");
+    else if (fabs(log2v - round(log2v)) < 1e-9 && fabs(log2v) < 1e15)
+        snprintf(buf, size, "2^%.0f", log2v);
+    else if (fabs(log2v) >= 1e6) /* a linear circuit far inside its bound */
+        snprintf(buf, size, "2^%.3g", log2v);
+    else
+        snprintf(buf, size, "2^%.2f", log2v);
+    return buf;
+}
+
+static const char *bytes_str(char *buf, size_t size, uint64_t b) {
+    if (b >= (1ull << 30))
+        snprintf(buf, size, "%.1f GiB", (double)b / (1ull << 30));
+    else if (b >= (1ull << 20))
+        snprintf(buf, size, "%.1f MiB", (double)b / (1ull << 20));
+    else
+        snprintf(buf, size, "%.1f KiB", (double)b / (1ull << 10));
+    return buf;
+}
+
+/* ---- collecting what the selection needs ----------------------------------- */
+
+typedef struct request {
+    int64_t pbs_count, outputs;
+    int precision;          /* widest PBS */
+    double norm2;           /* largest norm2 entering a PBS */
+    const ir_op *widest;    /* PBS of the widest precision (the largest norm2 among them) */
+    const ir_op *noisiest;  /* PBS with the largest norm2 */
+    int widest_precision;
+    double widest_norm2;
+} request;
+
+static const char *pbs_kind(const ir_op *op) {
+    return op->code == IR_TLU ? "table lookup" : "rounding PBS";
+}
+
+static bool collect(ir_module *m, diag_ctx *d, request *r) {
+    memset(r, 0, sizeof *r);
+    ir_foreach(op, m->main) {
+        if (op->code == IR_OUTPUT && op->args[0]->type.enc) {
+            r->outputs += ir_type_count(&op->args[0]->type);
+            if (!isfinite(op->args[0]->norm2)) {
+                diag_error(d, op->loc, "the noise of this output is unbounded (norm2 %g): no "
+                                       "TFHE parameters can keep it decryptable",
+                           op->args[0]->norm2);
+                return false;
+            }
+        }
+        pass_pbs b;
+        if (!pass_pbs_of(op, &b)) continue;
+        if (!isfinite(b.norm2)) {
+            diag_error(d, op->loc, "the noise entering this %s is unbounded (norm2 %g): no TFHE "
+                                   "parameters can bound its failure probability",
+                       pbs_kind(op), b.norm2);
+            return false;
+        }
+        r->pbs_count += b.count;
+        if (!r->noisiest || b.norm2 > r->norm2) {
+            r->noisiest = op;
+            r->norm2 = b.norm2;
+        }
+        if (!r->widest || b.precision > r->widest_precision ||
+            (b.precision == r->widest_precision && b.norm2 > r->widest_norm2)) {
+            r->widest = op;
+            r->widest_precision = b.precision;
+            r->widest_norm2 = b.norm2;
+        }
+    }
+    r->precision = r->widest_precision;
+    return true;
+}
+
+/* The --p-error / --global-p-error a module is compiled for, and the
+ * per-event target they give. */
+static bool target(diag_ctx *d, const pass_opts *o, int64_t events, pass_params *pp) {
+    double p = o ? o->p_error : 0, g = o ? o->global_p_error : 0;
+    if (!(p == 0 || (p > 0 && p < 1))) {
+        diag_error(d, (diag_loc){0}, "the PBS failure probability (--p-error) must be in (0, 1), "
+                                     "got %g",
+                   p);
+        return false;
+    }
+    if (!(g == 0 || (g > 0 && g < 1))) {
+        diag_error(d, (diag_loc){0}, "the circuit failure probability (--global-p-error) must be "
+                                     "in (0, 1), got %g",
+                   g);
+        return false;
+    }
+    if (p && g) {
+        diag_error(d, (diag_loc){0}, "--p-error and --global-p-error exclude each other");
+        return false;
+    }
+    pp->global_p_error = g;
+    if (g) {
+        /* 1 - (1 - g)^(1/events), without the cancellation of the direct form */
+        pp->p_error = events > 0 ? -expm1(log1p(-g) / (double)events) : g;
+        if (!(pp->p_error > 0)) {
+            diag_error(d, (diag_loc){0}, "--global-p-error %g over %" PRId64 " events leaves a "
+                                         "per-event target below the smallest double",
+                       g, events);
+            return false;
+        }
+    } else {
+        pp->p_error = p ? p : exp2(CML_P_ERROR_DEFAULT_LOG2);
+    }
+    return true;
+}
+
+/* ---- with PBS: the runtime's optimiser ----------------------------------- */
+
+static void infeasible_pbs(diag_ctx *d, const request *r, double p_error, const char *why) {
+    char pe[32];
+    pow2_str(pe, sizeof pe, log2(p_error));
+    diag_error(d, r->widest->loc,
+               "no TFHE parameters for a %d-bit %s with norm2 %g at p_error %s: %s", r->precision,
+               pbs_kind(r->widest), r->norm2, pe, why);
+    if (r->noisiest != r->widest && r->norm2 > r->widest_norm2)
+        diag_note(d, r->noisiest->loc, "the largest norm2 entering a PBS, %g, is here", r->norm2);
+}
+
+/* An encrypted output that the chosen set does not keep decryptable, and
+ * the norm2 a re-selection at the set's precision must assume for it. */
+static const ir_op *undecryptable(ir_module *m, const cml_params *cp, double p_error,
+                                  double *need) {
+    double v_pbs = cml_noise_pbs(cp), lim = log2(p_error);
+    const ir_op *worst = NULL;
+    *need = 0;
+    ir_foreach(op, m->main) {
+        if (op->code != IR_OUTPUT || !op->args[0]->type.enc) continue;
+        const ir_op *x = op->args[0];
+        if (log2_fail(x->type.bits, x->norm2 * v_pbs) <= lim) continue;
+        double n2 = ldexp(x->norm2, 2 * (x->type.bits - (int)cp->precision));
+        if (n2 > *need) {
+            *need = n2;
+            worst = op;
+        }
+    }
+    return worst;
+}
+
+static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params *pp) {
+    char buf[160];
+    if (r->precision > (int)CML_PRECISION_MAX) {
+        snprintf(buf, sizeof buf,
+                 "the widest supported precision is %u bits (CML_PRECISION_MAX); lower the bit "
+                 "widths or use --round-to %u",
+                 CML_PRECISION_MAX, CML_PRECISION_MAX);
+        infeasible_pbs(d, r, pp->p_error, buf);
+        return false;
+    }
+    double norm2 = fmax(1.0, r->norm2);
+    cml_params cp;
+    cml_status st = cml_params_select((uint32_t)r->precision, norm2, pp->p_error, &cp);
+    if (st == CML_ERR_INFEASIBLE) {
+        snprintf(buf, sizeof buf,
+                 "no secure set meets it; lower the bit widths or the weights%s, or relax %s",
+                 r->precision > 1 ? " (--round-to N narrows every table lookup to N bits)" : "",
+                 pp->global_p_error ? "--global-p-error" : "--p-error");
+        infeasible_pbs(d, r, pp->p_error, buf);
+        return false;
+    }
+    if (st != CML_OK) {
+        diag_error(d, r->widest->loc, "internal error: parameter selection failed: %s",
+                   cml_last_error());
+        return false;
+    }
+    double need;
+    const ir_op *out = undecryptable(m, &cp, pp->p_error, &need);
+    if (out && need > norm2) {
+        const ir_op *x = out->args[0];
+        st = cml_params_select((uint32_t)r->precision, need, pp->p_error, &cp);
+        if (st == CML_ERR_INFEASIBLE) {
+            char pe[32];
+            diag_error(d, out->loc,
+                       "no TFHE parameters keep this %d-bit output decryptable at p_error %s: "
+                       "its norm2 %g after %d-bit PBS needs a set for norm2 %g; lower its bit "
+                       "width or the weights feeding it",
+                       x->type.bits, pow2_str(pe, sizeof pe, log2(pp->p_error)), x->norm2,
+                       r->precision, need);
+            return false;
+        }
+        if (st != CML_OK) {
+            diag_error(d, out->loc, "internal error: parameter selection failed: %s",
+                       cml_last_error());
+            return false;
+        }
+    }
+    pp->params = cp;
+    pp->log2_p_error = cml_params_log2_p_error(&cp, fmax(1.0, r->norm2));
+    /* bootstrap key: n GGSW of (k+1) x l x (k+1) polynomials of N/2 complex
+     * doubles; keyswitch key: k N x l_ks rows of n + 1 32-bit words
+     * (runtime/src/internal.h, cml_bsk_fourier_values, cml_ksk_words) */
+    uint64_t k1 = cp.glwe_dimension + 1u;
+    pp->bsk_bytes = (uint64_t)cp.lwe_dimension * k1 * cp.pbs_level * k1 *
+                    (cp.polynomial_size / 2) * 16u;
+    pp->ksk_bytes = (uint64_t)cp.glwe_dimension * cp.polynomial_size * cp.ks_level *
+                    (cp.lwe_dimension + 1u) * 4u;
+    return true;
+}
+
+/* ---- without PBS: the smallest secure encryption ---------------------------- */
+
+/* log2 failure probability of the worst encrypted output when fresh
+ * ciphertexts have noise std sigma; *worst is that output. */
+static double linear_worst(ir_module *m, double sigma, const ir_op **worst) {
+    double w2 = -INFINITY;
+    *worst = NULL;
+    ir_foreach(op, m->main) {
+        if (op->code != IR_OUTPUT || !op->args[0]->type.enc) continue;
+        const ir_op *x = op->args[0];
+        double l = log2_fail(x->type.bits, x->norm2 * sigma * sigma);
+        if (!*worst || l > w2) {
+            w2 = l;
+            *worst = op;
+        }
+    }
+    return w2;
+}
+
+static bool select_linear(ir_module *m, diag_ctx *d, pass_params *pp) {
+    double lim = log2(pp->p_error);
+    int logN = LINEAR_LOGN_MIN;
+    double sigma = 0, worst_l = 0;
+    const ir_op *worst = NULL;
+    for (; logN <= LINEAR_LOGN_MAX; logN++) {
+        sigma = cml_secure_noise_std(1u << logN);
+        worst_l = linear_worst(m, sigma, &worst);
+        if (worst_l <= lim) break;
+    }
+    if (logN > LINEAR_LOGN_MAX) {
+        const ir_op *x = worst->args[0];
+        char pe[32], got[32], sg[32];
+        diag_error(d, worst->loc,
+                   "no TFHE parameters keep this %d-bit output decryptable with norm2 %g at "
+                   "p_error %s: even the quietest secure encryption (N = 2^%d, std %s) fails "
+                   "with probability %s; lower its bit width or the weights feeding it, or "
+                   "relax %s",
+                   x->type.bits, x->norm2, pow2_str(pe, sizeof pe, lim), LINEAR_LOGN_MAX,
+                   pow2_str(sg, sizeof sg, log2(sigma)), pow2_str(got, sizeof got, worst_l),
+                   pp->global_p_error ? "--global-p-error" : "--p-error");
+        return false;
+    }
+    cml_params cp = {0};
+    cp.precision = 1;
+    ir_foreach(op, m->main) {
+        if (op->code != IR_OUTPUT || !op->args[0]->type.enc) continue;
+        uint32_t w = (uint32_t)op->args[0]->type.bits;
+        if (w > cp.precision) cp.precision = w;
+        cp.norm2 = fmax(cp.norm2, op->args[0]->norm2);
+    }
+    cp.glwe_dimension = 1;
+    cp.polynomial_size = 1u << logN;
+    cp.lwe_dimension = 0; /* no keyswitch, no bootstrap: levels and bases stay 0 */
+    cp.glwe_noise_std = sigma;
+    cp.log2_p_error = worst_l;
+    pp->params = cp;
+    pp->log2_p_error = worst_l;
+    return true;
+}
+
+bool pass_params_select(ir_module *m, diag_ctx *d, const pass_opts *o) {
+    m->params = NULL;
+    request r;
+    if (!collect(m, d, &r)) return false;
+    pass_params *pp = arena_alloc(m->arena, sizeof *pp);
+    if (!pp) {
+        diag_error(d, (diag_loc){0}, "out of memory");
+        return false;
+    }
+    pp->pbs_count = r.pbs_count;
+    pp->outputs = r.outputs;
+    pp->norm2_pbs = r.norm2;
+    /* the events --global-p-error spreads over: PBS, or decryptions */
+    if (!target(d, o, r.pbs_count ? r.pbs_count : r.outputs, pp)) return false;
+    if (!(r.pbs_count ? select_pbs(m, d, &r, pp) : select_linear(m, d, pp))) return false;
+    pp->log2_p_error_circuit =
+        log2_any(pp->log2_p_error, r.pbs_count ? r.pbs_count : r.outputs);
+    m->params = pp;
+    return true;
+}
+
+/* ---- printing --------------------------------------------------------------- */
+
+static void json_num(FILE *out, const char *key, double v, bool last) {
+    fprintf(out, "\"%s\": ", key);
+    if (isfinite(v))
+        fprintf(out, "%.17g", v);
+    else
+        fputs("null", out);
+    fputs(last ? "}" : ", ", out);
+}
+
+void pass_params_print(FILE *out, const pass_params *pp, pass_params_format fmt) {
+    const cml_params *c = &pp->params;
+    bool pbs = pp->pbs_count > 0;
+    const char *per = pbs ? "PBS" : "output";
+    char a[32], b[32], e[32], f[32];
+    if (fmt == PASS_PARAMS_JSON) {
+        fprintf(out,
+                "{\"precision\": %u, \"glwe_dimension\": %u, \"polynomial_size\": %u, "
+                "\"lwe_dimension\": %u, \"pbs_base_log\": %u, \"pbs_level\": %u, "
+                "\"ks_base_log\": %u, \"ks_level\": %u, ",
+                c->precision, c->glwe_dimension, c->polynomial_size, c->lwe_dimension,
+                c->pbs_base_log, c->pbs_level, c->ks_base_log, c->ks_level);
+        json_num(out, "lwe_noise_std", c->lwe_noise_std, false);
+        json_num(out, "glwe_noise_std", c->glwe_noise_std, false);
+        json_num(out, "norm2", c->norm2, false);
+        json_num(out, "cost", c->cost, false);
+        json_num(out, "norm2_pbs", pp->norm2_pbs, false);
+        fprintf(out, "\"pbs_count\": %" PRId64 ", \"outputs\": %" PRId64 ", ", pp->pbs_count,
+                pp->outputs);
+        json_num(out, "p_error", pp->p_error, false);
+        json_num(out, "global_p_error", pp->global_p_error ? pp->global_p_error : NAN, false);
+        json_num(out, "log2_p_error", pp->log2_p_error, false);
+        json_num(out, "log2_p_error_circuit", pp->log2_p_error_circuit, false);
+        fprintf(out, "\"bootstrap_key_bytes\": %" PRIu64 ", \"keyswitch_key_bytes\": %" PRIu64 "}",
+                pp->bsk_bytes, pp->ksk_bytes);
+        return;
+    }
+    pow2_str(e, sizeof e, pp->log2_p_error);
+    pow2_str(f, sizeof f, pp->log2_p_error_circuit);
+    if (fmt == PASS_PARAMS_COMMENT) {
+        fprintf(out, "// params: precision %u, k %u, N %u, n %u", c->precision, c->glwe_dimension,
+                c->polynomial_size, c->lwe_dimension);
+        if (pbs)
+            fprintf(out, ", pbs 2^%u x %u, ks 2^%u x %u", c->pbs_base_log, c->pbs_level,
+                    c->ks_base_log, c->ks_level);
+        else
+            fputs(" (no PBS: no bootstrap or keyswitch key)", out);
+        fprintf(out, ", p_error %s per %s, %s circuit\n", e, per, f);
+        return;
+    }
+    fprintf(out, "parameters:         precision %u, k %u, N %u, n %u%s\n", c->precision,
+            c->glwe_dimension, c->polynomial_size, c->lwe_dimension,
+            pbs ? "" : " (no PBS: no bootstrap or keyswitch key)");
+    if (pbs) {
+        fprintf(out, "bootstrap key:      base 2^%u x %u level%s, %s (%" PRIu64 " bytes)\n",
+                c->pbs_base_log, c->pbs_level, c->pbs_level == 1 ? "" : "s",
+                bytes_str(a, sizeof a, pp->bsk_bytes), pp->bsk_bytes);
+        fprintf(out, "keyswitch key:      base 2^%u x %u level%s, %s (%" PRIu64 " bytes)\n",
+                c->ks_base_log, c->ks_level, c->ks_level == 1 ? "" : "s",
+                bytes_str(b, sizeof b, pp->ksk_bytes), pp->ksk_bytes);
+        fprintf(out, "noise std:          GLWE %s, LWE %s\n",
+                pow2_str(a, sizeof a, log2(c->glwe_noise_std)),
+                pow2_str(b, sizeof b, log2(c->lwe_noise_std)));
+        fprintf(out, "cost (model):       %.3g per PBS\n", c->cost);
+    } else {
+        fprintf(out, "noise std:          GLWE %s\n",
+                pow2_str(a, sizeof a, log2(c->glwe_noise_std)));
+    }
+    fprintf(out, "selected for:       norm2 %g", c->norm2);
+    if (pbs && c->norm2 > fmax(1.0, pp->norm2_pbs))
+        fprintf(out, " (raised from %g so that every output decrypts)", pp->norm2_pbs);
+    fprintf(out, ", p_error %s per %s", pow2_str(a, sizeof a, log2(pp->p_error)), per);
+    if (pp->global_p_error)
+        fprintf(out, " (--global-p-error %s over %" PRId64 ")",
+                pow2_str(b, sizeof b, log2(pp->global_p_error)), pbs ? pp->pbs_count : pp->outputs);
+    int64_t events = pbs ? pp->pbs_count : pp->outputs;
+    fprintf(out, "\np_error predicted:  %s per %s, %s per run (%" PRId64 " %s%s)\n", e, per, f,
+            events, per, !pbs && events != 1 ? "s" : "");
+}
