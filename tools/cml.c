@@ -1,6 +1,5 @@
-/* cml.c — the `cml` harness: dispatches subcommands (demo, bench; the
- * circuit commands keygen/encrypt/run/decrypt/predict/serve arrive with the
- * compiled-model loader). */
+/* cml.c — the `cml` harness: dispatches subcommands (info, predict, demo,
+ * bench; keygen/encrypt/run/decrypt/serve arrive with cml_circuit_run). */
 #include "bench.h"
 #include "cml_tool.h"
 
@@ -15,6 +14,9 @@ static void usage(FILE *f) {
     fputs("usage: cml <command> [args]\n"
           "\n"
           "commands:\n"
+          "  info            print a compiled model's spec: cml info MODEL.so [--json]\n"
+          "  predict         run a compiled model on CSV samples, one output row each:\n"
+          "                  cml predict MODEL.so INPUT.csv --simulate\n"
           "  demo            run the TFHE runtime end to end (keygen, encrypt, bootstrap, decrypt)\n"
           "  bench pbs       benchmark keygen, keyswitch and bootstrapping per precision\n"
           "  bench compile   time the compiler's front half on a 1,000-neuron MLP\n"
@@ -50,6 +52,8 @@ int main(int argc, char **argv) {
         printf("cml %s\n", CML_VERSION);
         return 0;
     }
+    if (!strcmp(cmd, "info")) return cml_cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict")) return cml_cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "demo")) return cml_cmd_demo(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "cml: unknown command '%s'\n", cmd);

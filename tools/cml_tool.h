@@ -5,5 +5,7 @@
 #define CML_TOOL_H
 
 int cml_cmd_demo(int argc, char **argv);
+int cml_cmd_info(int argc, char **argv);    /* cml_info.c */
+int cml_cmd_predict(int argc, char **argv); /* cml_predict.c */
 
 #endif

@@ -7,6 +7,8 @@
 #include "csv.h"
 #include "quantize.h"
 
+#include <cml/runtime.h>
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -100,41 +102,29 @@ void cmlc_calib_free(cmlc_calib *c) {
     memset(c, 0, sizeof *c);
 }
 
-/* Prints one output: integers as they are; model outputs dequantized
- * (real = scale * (q - zero_point)) and post-processed as the spec says. */
-static void print_output(FILE *out, const ir_op *o, const ir_tensor *v, bool *first) {
-    int64_t n = v->count;
-    double *x = malloc((size_t)(n ? n : 1) * sizeof *x);
-    if (!x) return;
-    for (int64_t i = 0; i < n; i++) {
-        double q = v->is_float ? v->f[i] : (double)v->i[i];
-        x[i] = o->quant.present ? o->quant.scale * (q - (double)o->quant.zero_point) : q;
+/* Prints one output the way `cml predict --simulate` does, through the
+ * runtime's cml_output_fprint (dequantization real = scale * (q - zero_point),
+ * then the post-processing the spec names): one implementation for both.
+ * Only a clear float output of a circuit (which no model.so has) is printed
+ * here. */
+static bool print_output(FILE *out, const ir_op *o, const ir_tensor *v, bool *first, diag_ctx *d) {
+    if (!*first) fputc(',', out);
+    *first = false;
+    if (v->is_float) {
+        for (int64_t i = 0; i < v->count; i++) fprintf(out, "%s%.9g", i ? "," : "", v->f[i]);
+        return true;
     }
-    if (o->post == IR_POST_ARGMAX) {
-        int64_t best = 0;
-        for (int64_t i = 1; i < n; i++)
-            if (x[i] > x[best]) best = i;
-        fprintf(out, "%s%" PRId64, *first ? "" : ",", best);
-        *first = false;
-        free(x);
-        return;
+    cml_tensor_spec t = {.name = o->name, .count = v->count, .has_quant = o->quant.present,
+                         .scale = o->quant.scale, .zero_point = o->quant.zero_point};
+    switch (o->post) {
+    case IR_POST_NONE: t.post = CML_POST_NONE; break;
+    case IR_POST_ARGMAX: t.post = CML_POST_ARGMAX; break;
+    case IR_POST_SOFTMAX: t.post = CML_POST_SOFTMAX; break;
+    case IR_POST_SIGMOID: t.post = CML_POST_SIGMOID; break;
     }
-    if (o->post == IR_POST_SOFTMAX) {
-        double mx = x[0], s = 0;
-        for (int64_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-        for (int64_t i = 0; i < n; i++) s += (x[i] = exp(x[i] - mx));
-        for (int64_t i = 0; i < n; i++) x[i] /= s;
-    } else if (o->post == IR_POST_SIGMOID) {
-        for (int64_t i = 0; i < n; i++) x[i] = 1.0 / (1.0 + exp(-x[i]));
-    }
-    bool real = o->quant.present || o->post != IR_POST_NONE || v->is_float;
-    for (int64_t i = 0; i < n; i++) {
-        fputs(*first ? "" : ",", out);
-        *first = false;
-        if (real) fprintf(out, "%.9g", x[i]);
-        else fprintf(out, "%" PRId64, v->i[i]);
-    }
-    free(x);
+    if (cml_output_fprint(out, &t, v->i) == CML_OK) return true;
+    diag_error(d, (diag_loc){0}, "%s", cml_last_error());
+    return false;
 }
 
 bool cmlc_simulate(const ir_module *m, const char *path, FILE *out, diag_ctx *d) {
@@ -154,9 +144,10 @@ bool cmlc_simulate(const ir_module *m, const char *path, FILE *out, diag_ctx *d)
         if (!ok) break;
         bool first = true;
         for (int k = 0; k < nout; k++) {
-            print_output(out, outs[k], &ys[k], &first);
+            ok = ok && print_output(out, outs[k], &ys[k], &first, d);
             ir_tensor_free(&ys[k]);
         }
+        if (!ok) break;
         fputc('\n', out);
     }
     free(xs);

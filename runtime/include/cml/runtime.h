@@ -1,0 +1,124 @@
+/* cml/runtime.h — loading a compiled model (`cmlc m.cml -o m.so`) and using
+ * it from C: its spec (inputs, outputs, encodings, quantization, TFHE
+ * parameters), its clear twin, and the float <-> integer conversions a
+ * client needs around it.
+ *
+ * Why a loader: a model.so is untrusted input as much as a key file is. The
+ * loader checks the exported ABI version and parses and validates the whole
+ * spec (docs/spec.md) before anything calls into the module, so a stale or
+ * foreign .so gives one clear message instead of a crash or a wrong answer.
+ *
+ * Conventions are those of cml/tfhe.h: cml_status results, cml_last_error()
+ * for the message (which names the file), the creator owns, freeing NULL is
+ * a no-op, nothing exits or aborts. Encrypted execution (keygen, encrypt,
+ * cml_circuit_run, decrypt) arrives with the backend's second half. */
+#ifndef CML_RUNTIME_H
+#define CML_RUNTIME_H
+
+#include <cml/tfhe.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Shapes have 0 to CML_SHAPE_MAX_RANK dimensions, at most CML_TENSOR_MAX_COUNT
+ * elements (the loader refuses a spec beyond either). */
+#define CML_SHAPE_MAX_RANK 6
+#define CML_TENSOR_MAX_COUNT (INT64_C(1) << 24)
+
+/* Client-side post-processing of a model output, after dequantization. */
+typedef enum cml_post {
+    CML_POST_NONE = 0,
+    CML_POST_ARGMAX = 1,  /* the index of the largest value (the first on ties) */
+    CML_POST_SOFTMAX = 2, /* exp(y_i - max) / sum */
+    CML_POST_SIGMOID = 3  /* 1 / (1 + exp(-y_i)) */
+} cml_post;
+
+/* One input or output of a circuit, as its spec describes it. */
+typedef struct cml_tensor_spec {
+    const char *name;
+    int rank;                          /* 0..CML_SHAPE_MAX_RANK; 0: a scalar */
+    int64_t dims[CML_SHAPE_MAX_RANK];  /* dims[0..rank), each >= 1 */
+    int64_t count;                     /* product of dims: values in the flat tensor */
+    uint32_t encoding_bits;            /* 1..62: plaintext m * 2^(63 - bits) */
+    int is_signed;
+    int encrypted;                     /* inputs: 0 for a clear input; outputs: always 1 */
+    int64_t lo, hi;                    /* the values it holds (inputs: may send) */
+    int has_quant;                     /* models: real = scale * (q - zero_point) */
+    double scale;                      /* > 0, finite */
+    int64_t zero_point;
+    uint32_t quant_bits;               /* inputs: q = clamp(round(x/scale) + zp, 0, 2^bits - 1); outputs: 0 */
+    cml_post post;                     /* outputs of models; CML_POST_NONE otherwise */
+} cml_tensor_spec;
+
+/* The spec's `stats:` section. */
+typedef struct cml_spec_stats {
+    int64_t tlu_count;
+    int64_t pbs_count;
+    int has_p_error;                   /* the log2 figures are given (parameters chosen) */
+    double log2_p_error_pbs;
+    double log2_p_error_circuit;
+} cml_spec_stats;
+
+typedef struct cml_circuit cml_circuit;
+
+/* Loads a compiled model: dlopen (RTLD_NOW | RTLD_LOCAL), the ABI version
+ * must equal CML_CIRCUIT_ABI_VERSION, the spec must parse and validate, the
+ * clear twin must be exported. CML_ERR_IO: no such file / not loadable;
+ * CML_ERR_FORMAT: symbols missing, spec malformed; CML_ERR_MISMATCH: ABI
+ * version of another runtime. */
+cml_status cml_circuit_load(const char *path, cml_circuit **out);
+void cml_circuit_free(cml_circuit *c);
+
+const char *cml_circuit_path(const cml_circuit *c);
+const char *cml_circuit_name(const cml_circuit *c);
+const char *cml_circuit_compiler(const cml_circuit *c);
+/* 1 for a `model` (quantized inputs/outputs), 0 for an integer `circuit`. */
+int cml_circuit_is_model(const cml_circuit *c);
+/* The spec as the module carries it (a YAML document, docs/spec.md). */
+const char *cml_circuit_spec_text(const cml_circuit *c);
+
+size_t cml_circuit_num_inputs(const cml_circuit *c);
+size_t cml_circuit_num_outputs(const cml_circuit *c);
+/* Input k (declaration order) / output k (return order); NULL if k is out
+ * of range. Valid until cml_circuit_free. */
+const cml_tensor_spec *cml_circuit_input(const cml_circuit *c, size_t k);
+const cml_tensor_spec *cml_circuit_output(const cml_circuit *c, size_t k);
+/* The TFHE parameters, or NULL when the spec has none (compiled before
+ * parameter selection). Their fingerprint was checked against the spec's. */
+const cml_params *cml_circuit_params(const cml_circuit *c);
+const cml_spec_stats *cml_circuit_stats(const cml_circuit *c);
+
+/* Runs the clear twin: exactly `cmlc --simulate` on integers. in[k] holds
+ * input k's count values, out[k] room for output k's. An input outside its
+ * range or a value leaving its inferred width gives CML_ERR_ARG naming the
+ * op (out[] is then unspecified); out of memory in the module CML_ERR_NOMEM. */
+cml_status cml_circuit_simulate(const cml_circuit *c, const int64_t *const *in,
+                                int64_t *const *out);
+
+/* Input k from reals: q = clamp(round(x/scale) + zero_point, 0, 2^bits - 1)
+ * for a quantized input; otherwise x must hold integers within the input's
+ * range (CML_ERR_ARG naming the element if not). count values each. */
+cml_status cml_quantize_input(const cml_circuit *c, size_t k, const double *x, int64_t *q);
+/* Output k to reals: y = scale * (q - zero_point), or y = q without quant. */
+cml_status cml_dequantize_output(const cml_circuit *c, size_t k, const int64_t *q, double *y);
+
+/* Applies `post` to y[0..n) in place and returns how many values the result
+ * has: n, or 1 for argmax (y[0] = the index, exact as a double). */
+size_t cml_post_apply(cml_post post, double *y, size_t n);
+/* "none", "argmax", "softmax", "sigmoid". */
+const char *cml_post_name(cml_post post);
+
+/* Writes output values as `cmlc --simulate` and `cml predict` print them:
+ * comma-separated, no newline. Quantized or post-processed outputs are
+ * dequantized, post-processed and printed with %.9g (argmax as an integer
+ * index); plain integer outputs as integers. t->count values of q. */
+cml_status cml_output_fprint(FILE *f, const cml_tensor_spec *t, const int64_t *q);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
