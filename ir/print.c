@@ -29,15 +29,6 @@ static void print_const(FILE *out, const ir_op *op) {
     fputc(']', out);
 }
 
-static int tlu_number(ir_module *m, const ir_op *op) {
-    int n = 0;
-    for (const ir_op *o = m->main->first; o; o = o->next) {
-        if (o == op) return n;
-        n += o->code == IR_TLU;
-    }
-    return -1;
-}
-
 static void print_attrs(FILE *out, ir_module *m, const ir_op *op) {
     char buf[64];
     (void)buf;
@@ -119,7 +110,8 @@ static void print_attrs(FILE *out, ir_module *m, const ir_op *op) {
     (void)m;
 }
 
-static void print_op(FILE *out, ir_module *m, const ir_op *op, unsigned flags) {
+/* tlu: the op's @tN number (the tlus of main in order). */
+static void print_op(FILE *out, ir_module *m, const ir_op *op, unsigned flags, int tlu) {
     char tb[160];
     fputs("  ", out);
     if (op->code == IR_OUTPUT) {
@@ -136,7 +128,7 @@ static void print_op(FILE *out, ir_module *m, const ir_op *op, unsigned flags) {
             print_const(out, op);
         }
         for (int i = 0; i < op->nargs; i++) fprintf(out, "%s%%%d", i ? ", " : " ", op->args[i]->id);
-        if (op->code == IR_TLU) fprintf(out, ", @t%d", tlu_number(m, op));
+        if (op->code == IR_TLU) fprintf(out, ", @t%d", tlu);
         print_attrs(out, m, op);
         fputs(" : ", out);
         for (int i = 0; i < op->nargs; i++)
@@ -155,7 +147,8 @@ static void print_op(FILE *out, ir_module *m, const ir_op *op, unsigned flags) {
 
 static void print_func(FILE *out, ir_module *m, ir_func *f, unsigned flags) {
     ir_renumber(f);
-    ir_foreach(op, f) print_op(out, m, op, flags);
+    int tlu = 0;
+    ir_foreach(op, f) print_op(out, m, op, flags, op->code == IR_TLU ? tlu++ : -1);
 }
 
 void ir_print(FILE *out, ir_module *m, unsigned flags) {

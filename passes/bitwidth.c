@@ -442,7 +442,7 @@ static bool eval_static(bw *b, ir_op *op, pass_ival *v) {
 
 enum {
     PAIR_MAX = 1 << 20,      /* pairs for one value */
-    PAIR_MAX_WORK = 1 << 22, /* pairs for all the values of one run (a maxpool has many) */
+    PAIR_MAX_WORK = 1 << 21, /* pairs for all the values of one run (a maxpool has many) */
 };
 
 typedef struct pair_term {

@@ -288,11 +288,11 @@ static bool fuse(fuser *z) {
                 z->bnd[a->id] = 1;
         }
     }
-    /* build the tlus (from the original graph), then redirect the uses */
-    size_t nrep = 0;
-    ir_op **from = malloc(((size_t)z->n + 1) * sizeof *from);
-    ir_op **to = malloc(((size_t)z->n + 1) * sizeof *to);
-    bool ok = from && to;
+    /* build the tlus (from the original graph), then redirect the uses in
+     * one sweep (to[id]: the tlu replacing the op of that id) */
+    ir_op **to = calloc((size_t)z->n + 1, sizeof *to);
+    bool ok = to != NULL;
+    if (!ok) diag_error(z->d, (diag_loc){0}, "out of memory");
     for (ir_op *op = f->first; op && ok; op = op->next) {
         if (op->id < 0 || op->id >= z->n || !z->bnd[op->id]) continue;
         if (op->type.is_float) {
@@ -312,12 +312,16 @@ static bool fuse(fuser *z) {
             ok = false;
             break;
         }
-        from[nrep] = op;
-        to[nrep++] = t;
+        to[op->id] = t;
     }
-    if (ok)
-        for (size_t i = 0; i < nrep; i++) ir_replace_uses(f, from[i], to[i]);
-    free(from);
+    if (ok) {
+        ir_foreach(op, f) {
+            for (int i = 0; i < op->nargs; i++) {
+                const ir_op *a = op->args[i];
+                if (a->id >= 0 && a->id < z->n && to[a->id]) op->args[i] = to[a->id];
+            }
+        }
+    }
     free(to);
     if (!ok) return false;
     ir_dce(f);

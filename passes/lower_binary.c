@@ -17,6 +17,7 @@
  * same fusion uses. */
 #include "pass_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_cmp(ir_opcode c) {
@@ -211,14 +212,49 @@ static ir_op *lower(ir_func *f, diag_ctx *d, ir_op *op) {
     }
 }
 
+/* Uses of a lowered op are redirected to its replacement lazily, as the
+ * walk reaches each user (users come after their operands): one
+ * ir_replace_uses per lowered op would be quadratic (a maxpool lowers into
+ * thousands of ops). fwd[id] is the replacement of the op of that id. */
+typedef struct fwd_map {
+    ir_op **to;
+    int cap;
+} fwd_map;
+
+static bool fwd_set(fwd_map *w, const ir_op *from, ir_op *to) {
+    if (from->id >= w->cap) {
+        int cap = w->cap ? w->cap : 64;
+        while (cap <= from->id) cap *= 2;
+        ir_op **n = realloc(w->to, (size_t)cap * sizeof *n);
+        if (!n) return false;
+        memset(n + w->cap, 0, (size_t)(cap - w->cap) * sizeof *n);
+        w->to = n;
+        w->cap = cap;
+    }
+    w->to[from->id] = to;
+    return true;
+}
+
+static void fwd_args(const fwd_map *w, ir_op *op) {
+    for (int i = 0; i < op->nargs; i++)
+        while (op->args[i]->id >= 0 && op->args[i]->id < w->cap && w->to[op->args[i]->id])
+            op->args[i] = w->to[op->args[i]->id];
+}
+
 bool pass_lower_binary(ir_module *m, diag_ctx *d) {
     ir_func *f = m->main;
     ir_foreach(op, f) op->scratch = NULL;
+    fwd_map w = {0};
+    bool ok = true;
     ir_op *op = f->first;
     while (op) {
+        fwd_args(&w, op);
         op->scratch = pass_root(op);
         int k = classify(op, d);
-        if (k < 0) return false;
+        if (k < 0) {
+            ok = false;
+            break;
+        }
         if (k == 0) {
             op = op->next;
             continue;
@@ -226,14 +262,23 @@ bool pass_lower_binary(ir_module *m, diag_ctx *d) {
         ir_op *mark = f->last;
         ir_op *res = lower(f, d, op);
         ir_op *first = pass_move_before(f, mark, op);
-        if (!res) {
+        if (!res || !fwd_set(&w, op, res)) {
             if (d->errors == 0) diag_error(d, op->loc, "out of memory");
-            return false;
+            ok = false;
+            break;
         }
         ir_op *next = op->next;
-        ir_replace_uses(f, op, res);
         ir_op_unlink(f, op);
+        if (f->next_id > PASS_MAX_OPS) {
+            diag_error(d, op->loc, "lowering this '%s' on encrypted data makes the program larger "
+                       "than 2^15 operations", ir_op_name(op->code));
+            ok = false;
+            break;
+        }
         op = first ? first : next; /* the new ops get their roots, and are lowered in turn */
     }
-    return true;
+    if (!ok) /* leave no use of an unlinked op behind */
+        ir_foreach(o, f) fwd_args(&w, o);
+    free(w.to);
+    return ok;
 }

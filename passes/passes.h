@@ -21,6 +21,10 @@
 #define PASS_MAX_PRECISION 8
 /* The widest table lookup input the compiler materialises at all. */
 #define PASS_MAX_TLU_BITS 16
+/* The most ops the main function may count after lowering ops of two
+ * encrypted values (a maxpool2d window of KxK on encrypted data becomes
+ * about 6 K^2 ops): bounds the work of every later pass. */
+#define PASS_MAX_OPS (1 << 15)
 
 typedef struct pass_opts {
     int round_to; /* 0 = automatic: tlu precision limit = PASS_MAX_PRECISION; else 1..16 */
