@@ -5,8 +5,8 @@
  * writes what was asked. A shared object is an object file in a private
  * temporary directory linked by the system C compiler (`$CC`, else `cc`)
  * started with posix_spawnp — no shell, so no quoting problem with paths.
- * The .so needs only libc and libm for now; cml_circuit_run will add
- * libcmlrt to the link line. */
+ * The .so links libcmlrt (which cml_circuit_run calls into) with an rpath
+ * to the build's runtime directory, and libm. */
 #include "backend.h"
 #include "llvm_ctx.h"
 
@@ -82,7 +82,7 @@ static bool write_code(llvm_ctx *c, LLVMCodeGenFileType kind, const char *path) 
 
 enum { MAX_CC_WORDS = 16 };
 
-/* Runs `$CC -shared -o so obj -lm` and waits for it. */
+/* Runs `$CC -shared -o so obj -L... -lcmlrt -lm` and waits for it. */
 static bool link_shared(diag_ctx *d, const char *cc, const char *obj, const char *so) {
     if (!cc) cc = getenv("CC");
     if (!cc || !*cc) cc = "cc";
@@ -102,6 +102,11 @@ static bool link_shared(diag_ctx *d, const char *cc, const char *obj, const char
     argv[n++] = "-o";
     argv[n++] = (char *)so;
     argv[n++] = (char *)obj;
+    /* cml_circuit_run calls into libcmlrt: the one this cmlc was built with,
+     * found again at load time through the rpath */
+    argv[n++] = "-L" CML_RUNTIME_LIBDIR;
+    argv[n++] = "-Wl,-rpath," CML_RUNTIME_LIBDIR;
+    argv[n++] = "-lcmlrt";
     argv[n++] = "-lm";
     argv[n] = NULL;
     pid_t pid;
@@ -168,8 +173,8 @@ static bool write_output(llvm_ctx *c, const backend_opts *o) {
 bool backend_compile(ir_module *m, diag_ctx *d, const backend_opts *o) {
     llvm_ctx c;
     if (!llvm_ctx_init(&c, m->main->name, d)) return false;
-    bool ok = llvm_emit_spec(&c, m) && llvm_emit_simulate(&c, m) && verify(&c) && optimise(&c) &&
-              write_output(&c, o);
+    bool ok = llvm_emit_spec(&c, m) && llvm_emit_simulate(&c, m) && llvm_emit_run(&c, m) &&
+              verify(&c) && optimise(&c) && write_output(&c, o);
     llvm_ctx_free(&c);
     return ok;
 }

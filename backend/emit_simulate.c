@@ -150,88 +150,6 @@ static void store_result(sim *s, LLVMValueRef idx, LLVMValueRef v) {
     llvm_emit_store_elem(s->c, elem_ty(s, op), s->ptr[op->id], idx, v);
 }
 
-/* ---- loop nests ------------------------------------------------------------ */
-
-typedef struct nest {
-    int rank;
-    int64_t dims[IR_MAX_RANK];
-    LLVMValueRef var[IR_MAX_RANK]; /* counter alloca; NULL for a dimension of 1 */
-    LLVMBasicBlockRef body[IR_MAX_RANK];
-    LLVMValueRef idx[IR_MAX_RANK]; /* the index along each dimension */
-} nest;
-
-/* Opens one do-while loop per dimension (all dimensions are >= 1). */
-static void nest_begin(sim *s, nest *n, int rank, const int64_t *dims) {
-    memset(n, 0, sizeof *n);
-    n->rank = rank;
-    for (int i = 0; i < rank; i++) {
-        n->dims[i] = dims[i];
-        if (dims[i] == 1) {
-            n->idx[i] = llvm_emit_i64(s->c, 0);
-            continue;
-        }
-        n->var[i] = llvm_emit_entry_alloca(s->c, s->c->t_i64, "i");
-        LLVMBuildStore(s->b, llvm_emit_i64(s->c, 0), n->var[i]);
-        n->body[i] = new_block(s, "loop");
-        LLVMBuildBr(s->b, n->body[i]);
-        LLVMPositionBuilderAtEnd(s->b, n->body[i]);
-        n->idx[i] = LLVMBuildLoad2(s->b, s->c->t_i64, n->var[i], "");
-    }
-}
-
-static void nest_end(sim *s, nest *n) {
-    for (int i = n->rank - 1; i >= 0; i--) {
-        if (!n->var[i]) continue;
-        LLVMValueRef next = LLVMBuildNSWAdd(s->b, n->idx[i], llvm_emit_i64(s->c, 1), "");
-        LLVMBuildStore(s->b, next, n->var[i]);
-        LLVMValueRef more =
-            LLVMBuildICmp(s->b, LLVMIntSLT, next, llvm_emit_i64(s->c, n->dims[i]), "");
-        LLVMBasicBlockRef done = new_block(s, "");
-        LLVMBuildCondBr(s->b, more, n->body[i], done);
-        LLVMPositionBuilderAtEnd(s->b, done);
-    }
-}
-
-/* off + sum_i idx_i * strides[i]. */
-static LLVMValueRef nest_offset(sim *s, const nest *n, int64_t off, const int64_t *strides) {
-    LLVMValueRef v = NULL;
-    for (int i = 0; i < n->rank; i++) {
-        if (!n->var[i] || strides[i] == 0) continue;
-        LLVMValueRef t =
-            strides[i] == 1 ? n->idx[i]
-                            : LLVMBuildNSWMul(s->b, n->idx[i], llvm_emit_i64(s->c, strides[i]), "");
-        v = v ? LLVMBuildNSWAdd(s->b, v, t, "") : t;
-    }
-    if (!v) return llvm_emit_i64(s->c, off);
-    return off ? LLVMBuildNSWAdd(s->b, v, llvm_emit_i64(s->c, off), "") : v;
-}
-
-/* A single loop over `count` elements (count >= 1). */
-static LLVMValueRef flat_begin(sim *s, nest *n, int64_t count) {
-    nest_begin(s, n, 1, &count);
-    return n->idx[0];
-}
-
-static void row_major_strides(int rank, const int64_t *dims, int64_t *st) {
-    int64_t k = 1;
-    for (int i = rank - 1; i >= 0; i--) {
-        st[i] = k;
-        k *= dims[i];
-    }
-}
-
-/* Strides of operand a along each dimension of result r (numpy
- * broadcasting: missing or size-1 dimensions of a repeat, stride 0). */
-static void bcast_strides(const ir_type *a, const ir_type *r, int64_t *st) {
-    int64_t ast[IR_MAX_RANK];
-    row_major_strides(a->rank, a->dims, ast);
-    bool scalar = ir_type_count(a) == 1;
-    for (int i = 0; i < r->rank; i++) {
-        int j = i - (r->rank - a->rank);
-        st[i] = !scalar && j >= 0 && a->dims[j] != 1 ? ast[j] : 0;
-    }
-}
-
 /* ---- loads --------------------------------------------------------------- */
 
 static LLVMValueRef load(sim *s, const ir_op *a, LLVMValueRef idx) {
@@ -407,16 +325,16 @@ static bool emit_elemwise(sim *s, const ir_op *op) {
     for (int i = first; i < op->nargs; i++) anyf |= is_real(op->args[i]);
     const ir_type *rt = &op->type;
     int64_t rst[IR_MAX_RANK], ast[3][IR_MAX_RANK];
-    row_major_strides(rt->rank, rt->dims, rst);
-    for (int i = first; i < op->nargs; i++) bcast_strides(&op->args[i]->type, rt, ast[i]);
-    nest n;
-    nest_begin(s, &n, rt->rank, rt->dims);
-    LLVMValueRef ri = nest_offset(s, &n, 0, rst);
+    llvm_row_major_strides(rt->rank, rt->dims, rst);
+    for (int i = first; i < op->nargs; i++) llvm_bcast_strides(&op->args[i]->type, rt, ast[i]);
+    llvm_nest n;
+    llvm_nest_begin(s->c, &n, rt->rank, rt->dims);
+    LLVMValueRef ri = llvm_nest_offset(s->c, &n, 0, rst);
     LLVMValueRef ai[3] = {0};
-    for (int i = first; i < op->nargs; i++) ai[i] = nest_offset(s, &n, 0, ast[i]);
+    for (int i = first; i < op->nargs; i++) ai[i] = llvm_nest_offset(s->c, &n, 0, ast[i]);
     if (op->code == IR_LOOKUP) {
         if (!emit_lookup(s, op, ri, ai[1])) return false;
-        nest_end(s, &n);
+        llvm_nest_end(s->c, &n);
         return true;
     }
     LLVMValueRef x[3] = {0};
@@ -434,7 +352,7 @@ static bool emit_elemwise(sim *s, const ir_op *op) {
         }
     }
     store_result(s, ri, v);
-    nest_end(s, &n);
+    llvm_nest_end(s->c, &n);
     return true;
 }
 
@@ -457,14 +375,14 @@ static bool emit_matmul(sim *s, const ir_op *op) {
     llvm_ctx *c = s->c;
     LLVMValueRef acc = llvm_emit_entry_alloca(c, c->t_i64, "acc");
     int64_t dims[3] = {M, N, K};
-    nest n;
-    nest_begin(s, &n, 2, dims);
+    llvm_nest n;
+    llvm_nest_begin(s->c, &n, 2, dims);
     LLVMBuildStore(s->b, llvm_emit_i64(c, 0), acc);
-    nest k;
-    nest_begin(s, &k, 1, &dims[2]);
-    LLVMValueRef ia = nest_offset(s, &n, 0, (const int64_t[]){K, 0});
+    llvm_nest k;
+    llvm_nest_begin(s->c, &k, 1, &dims[2]);
+    LLVMValueRef ia = llvm_nest_offset(s->c, &n, 0, (const int64_t[]){K, 0});
     ia = LLVMBuildNSWAdd(s->b, ia, k.idx[0], "");
-    LLVMValueRef iw = LLVMBuildNSWAdd(s->b, nest_offset(s, &n, 0, (const int64_t[]){0, 1}),
+    LLVMValueRef iw = LLVMBuildNSWAdd(s->b, llvm_nest_offset(s->c, &n, 0, (const int64_t[]){0, 1}),
                                       LLVMBuildNSWMul(s->b, k.idx[0], llvm_emit_i64(c, N), ""), "");
     LLVMValueRef o1, o2;
     LLVMValueRef p = llvm_emit_checked(c, LLVM_OVF_MUL, load(s, a, ia), load(s, w, iw), &o1);
@@ -472,10 +390,10 @@ static bool emit_matmul(sim *s, const ir_op *op) {
         llvm_emit_checked(c, LLVM_OVF_ADD, LLVMBuildLoad2(s->b, c->t_i64, acc, ""), p, &o2);
     fail_if(s, LLVMBuildOr(s->b, o1, o2, ""));
     LLVMBuildStore(s->b, sum, acc);
-    nest_end(s, &k);
-    store_result(s, nest_offset(s, &n, 0, (const int64_t[]){N, 1}),
+    llvm_nest_end(s->c, &k);
+    store_result(s, llvm_nest_offset(s->c, &n, 0, (const int64_t[]){N, 1}),
                  LLVMBuildLoad2(s->b, c->t_i64, acc, ""));
-    nest_end(s, &n);
+    llvm_nest_end(s->c, &n);
     return true;
 }
 
@@ -492,12 +410,12 @@ static bool emit_sum(sim *s, const ir_op *op) {
     }
     LLVMValueRef acc = llvm_emit_entry_alloca(c, c->t_i64, "acc");
     int64_t dims[2] = {outer, inner};
-    nest n, l;
-    nest_begin(s, &n, 2, dims);
+    llvm_nest n, l;
+    llvm_nest_begin(s->c, &n, 2, dims);
     LLVMBuildStore(s->b, llvm_emit_i64(c, 0), acc);
-    nest_begin(s, &l, 1, &len);
+    llvm_nest_begin(s->c, &l, 1, &len);
     /* (o * len + l) * inner + in */
-    LLVMValueRef ix = nest_offset(s, &n, 0, (const int64_t[]){len * inner, 1});
+    LLVMValueRef ix = llvm_nest_offset(s->c, &n, 0, (const int64_t[]){len * inner, 1});
     ix =
         LLVMBuildNSWAdd(s->b, ix, LLVMBuildNSWMul(s->b, l.idx[0], llvm_emit_i64(c, inner), ""), "");
     LLVMValueRef ovf;
@@ -505,10 +423,10 @@ static bool emit_sum(sim *s, const ir_op *op) {
                                          load(s, x, ix), &ovf);
     fail_if(s, ovf);
     LLVMBuildStore(s->b, sum, acc);
-    nest_end(s, &l);
-    store_result(s, nest_offset(s, &n, 0, (const int64_t[]){inner, 1}),
+    llvm_nest_end(s->c, &l);
+    store_result(s, llvm_nest_offset(s->c, &n, 0, (const int64_t[]){inner, 1}),
                  LLVMBuildLoad2(s->b, c->t_i64, acc, ""));
-    nest_end(s, &n);
+    llvm_nest_end(s->c, &n);
     return true;
 }
 
@@ -531,18 +449,18 @@ static bool emit_window(sim *s, const ir_op *op) {
     LLVMValueRef have = maxpool ? llvm_emit_entry_alloca(c, c->t_i1, "have") : NULL;
     LLVMValueRef zero = real ? llvm_emit_f64(c, 0.0) : llvm_emit_i64(c, 0);
 
-    nest pos;
-    nest_begin(s, &pos, 3, (const int64_t[]){O, OH, OW});
+    llvm_nest pos;
+    llvm_nest_begin(s->c, &pos, 3, (const int64_t[]){O, OH, OW});
     LLVMBuildStore(b, zero, acc);
     if (have) LLVMBuildStore(b, LLVMConstInt(c->t_i1, 0, false), have);
-    nest win;
+    llvm_nest win;
     int64_t wd[3] = {w ? C : 1, kh, kw};
-    nest_begin(s, &win, 3, wd);
+    llvm_nest_begin(s->c, &win, 3, wd);
     /* channel: c in [0, C) for conv2d, c = o for the pools */
     LLVMValueRef ch = w ? win.idx[0] : pos.idx[0];
-    LLVMValueRef y = nest_offset(s, &pos, 0, (const int64_t[]){0, op->stride[0], 0});
+    LLVMValueRef y = llvm_nest_offset(s->c, &pos, 0, (const int64_t[]){0, op->stride[0], 0});
     y = LLVMBuildNSWAdd(b, y, LLVMBuildNSWSub(b, win.idx[1], llvm_emit_i64(c, op->pad[0]), ""), "");
-    LLVMValueRef xx = nest_offset(s, &pos, 0, (const int64_t[]){0, 0, op->stride[1]});
+    LLVMValueRef xx = llvm_nest_offset(s->c, &pos, 0, (const int64_t[]){0, 0, op->stride[1]});
     xx = LLVMBuildNSWAdd(b, xx, LLVMBuildNSWSub(b, win.idx[2], llvm_emit_i64(c, op->pad[1]), ""),
                          "");
     LLVMBasicBlockRef skip = NULL;
@@ -590,13 +508,13 @@ static bool emit_window(sim *s, const ir_op *op) {
         LLVMBuildBr(b, skip);
         LLVMPositionBuilderAtEnd(b, skip);
     }
-    nest_end(s, &win);
+    llvm_nest_end(s->c, &win);
     LLVMValueRef r = LLVMBuildLoad2(b, ety, acc, "");
     if (maxpool) r = LLVMBuildSelect(b, LLVMBuildLoad2(b, c->t_i1, have, ""), r, zero, "");
     int64_t rst[3];
-    row_major_strides(3, op->type.dims, rst);
-    store_result(s, nest_offset(s, &pos, 0, rst), r);
-    nest_end(s, &pos);
+    llvm_row_major_strides(3, op->type.dims, rst);
+    store_result(s, llvm_nest_offset(s->c, &pos, 0, rst), r);
+    llvm_nest_end(s->c, &pos);
     return true;
 }
 
@@ -612,13 +530,13 @@ static bool emit_copy(sim *s, const ir_op *x, int rank, const int64_t *dims, int
     int64_t lo, hi, klo, khi;
     known_range(x, &klo, &khi);
     bool check = width_range(op, &lo, &hi) && (klo < lo || khi > hi);
-    nest n;
-    nest_begin(s, &n, rank, dims);
-    LLVMValueRef v = load(s, x, nest_offset(s, &n, src_off, src_st));
+    llvm_nest n;
+    llvm_nest_begin(s->c, &n, rank, dims);
+    LLVMValueRef v = load(s, x, llvm_nest_offset(s->c, &n, src_off, src_st));
     if (check) check_range(s, v, lo, hi);
-    llvm_emit_store_elem(s->c, elem_ty(s, op), s->ptr[op->id], nest_offset(s, &n, dst_off, dst_st),
+    llvm_emit_store_elem(s->c, elem_ty(s, op), s->ptr[op->id], llvm_nest_offset(s->c, &n, dst_off, dst_st),
                          v);
-    nest_end(s, &n);
+    llvm_nest_end(s->c, &n);
     return true;
 }
 
@@ -626,15 +544,15 @@ static bool emit_structural(sim *s, const ir_op *op) {
     const ir_op *x = op->args[0];
     const ir_type *rt = &op->type, *xt = &x->type;
     int64_t rst[IR_MAX_RANK], xst[IR_MAX_RANK], src[IR_MAX_RANK];
-    row_major_strides(rt->rank, rt->dims, rst);
-    row_major_strides(xt->rank, xt->dims, xst);
+    llvm_row_major_strides(rt->rank, rt->dims, rst);
+    llvm_row_major_strides(xt->rank, xt->dims, xst);
     switch (op->code) {
     case IR_RESHAPE: { /* same elements in the same order */
         int64_t n = ir_type_count(rt), one = 1;
         return emit_copy(s, x, 1, &n, 0, &one, 0, &one);
     }
     case IR_BROADCAST:
-        bcast_strides(xt, rt, src);
+        llvm_bcast_strides(xt, rt, src);
         return emit_copy(s, x, rt->rank, rt->dims, 0, rst, 0, src);
     case IR_TRANSPOSE: /* src[perm[i]] = idx[i] */
         for (int i = 0; i < rt->rank; i++) src[i] = xst[op->perm[i]];
@@ -652,7 +570,7 @@ static bool emit_structural(sim *s, const ir_op *op) {
         for (int a = 0; a < op->nargs; a++) {
             const ir_type *yt = &op->args[a]->type;
             int64_t yst[IR_MAX_RANK];
-            row_major_strides(yt->rank, yt->dims, yst);
+            llvm_row_major_strides(yt->rank, yt->dims, yst);
             if (!emit_copy(s, op->args[a], yt->rank, yt->dims, pos * rst[op->axis], rst, 0, yst))
                 return false;
             pos += yt->dims[op->axis];
@@ -676,8 +594,8 @@ static bool emit_round(sim *s, const ir_op *op) {
         fail_always(s);
         return true;
     }
-    nest n;
-    LLVMValueRef k = flat_begin(s, &n, ir_type_count(&x->type));
+    llvm_nest n;
+    LLVMValueRef k = llvm_flat_begin(s->c, &n, ir_type_count(&x->type));
     LLVMValueRef v = load(s, x, k);
     if (sh > 0) {
         LLVMValueRef ovf;
@@ -687,7 +605,7 @@ static bool emit_round(sim *s, const ir_op *op) {
         v = LLVMBuildAnd(s->b, v, llvm_emit_i64(s->c, ~((INT64_C(1) << sh) - 1)), "");
     }
     store_result(s, k, v);
-    nest_end(s, &n);
+    llvm_nest_end(s->c, &n);
     return true;
 }
 
@@ -724,8 +642,8 @@ static bool emit_tlu(sim *s, const ir_op *op) {
     }
     bool check = width_range(op, &lo, &hi) && (tlo < lo || thi > hi);
 
-    nest n;
-    LLVMValueRef k = flat_begin(s, &n, count);
+    llvm_nest n;
+    LLVMValueRef k = llvm_flat_begin(s->c, &n, count);
     LLVMValueRef v = load(s, x, k), ovf;
     LLVMValueRef off = llvm_emit_checked(c, LLVM_OVF_SUB, v, llvm_emit_i64(c, t->dom_lo), &ovf);
     int64_t maxoff = (t->dom_count - 1) << t->dom_shift;
@@ -746,7 +664,7 @@ static bool emit_tlu(sim *s, const ir_op *op) {
     LLVMValueRef r = llvm_emit_load_elem(c, c->t_i64, tables, j);
     if (check) check_range(s, r, lo, hi);
     llvm_emit_store_elem(c, c->t_i64, s->ptr[op->id], k, r);
-    nest_end(s, &n);
+    llvm_nest_end(s->c, &n);
     return true;
 }
 
@@ -762,10 +680,10 @@ static bool emit_input(sim *s, const ir_op *op) {
     int64_t lo, hi;
     known_range(op, &lo, &hi);
     if (lo == INT64_MIN && hi == INT64_MAX) return true;
-    nest n;
-    LLVMValueRef k = flat_begin(s, &n, ir_type_count(&op->type));
+    llvm_nest n;
+    LLVMValueRef k = llvm_flat_begin(s->c, &n, ir_type_count(&op->type));
     check_range(s, load(s, op, k), lo, hi);
-    nest_end(s, &n);
+    llvm_nest_end(s->c, &n);
     return true;
 }
 

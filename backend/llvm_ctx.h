@@ -80,6 +80,30 @@ LLVMValueRef llvm_emit_const_array_i32(llvm_ctx *c, const char *name, const int3
  * mem2reg promotes it), whatever block the builder is in. */
 LLVMValueRef llvm_emit_entry_alloca(llvm_ctx *c, LLVMTypeRef ty, const char *name);
 
+/* ---- loop nests (emit_loops.c) ---------------------------------------------- */
+
+/* Nested do-while loops over an index space (every dimension >= 1; a
+ * dimension of 1 gets no loop and index 0). Code between begin and end is
+ * the body; idx[i] is the index along dimension i. */
+typedef struct llvm_nest {
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    LLVMValueRef var[IR_MAX_RANK]; /* counter alloca; NULL for a dimension of 1 */
+    LLVMBasicBlockRef body[IR_MAX_RANK];
+    LLVMValueRef idx[IR_MAX_RANK];
+} llvm_nest;
+
+void llvm_nest_begin(llvm_ctx *c, llvm_nest *n, int rank, const int64_t *dims);
+void llvm_nest_end(llvm_ctx *c, llvm_nest *n);
+/* off + sum_i idx_i * strides[i] (i64). */
+LLVMValueRef llvm_nest_offset(llvm_ctx *c, const llvm_nest *n, int64_t off, const int64_t *strides);
+/* A single loop over count >= 1 elements; returns its index. */
+LLVMValueRef llvm_flat_begin(llvm_ctx *c, llvm_nest *n, int64_t count);
+void llvm_row_major_strides(int rank, const int64_t *dims, int64_t *st);
+/* Strides of operand a along each dimension of result r (numpy
+ * broadcasting: missing or size-1 dimensions of a repeat, stride 0). */
+void llvm_bcast_strides(const ir_type *a, const ir_type *r, int64_t *st);
+
 /* ---- the emitters ---------------------------------------------------------- */
 
 /* emit_spec.c: the exported `cml_circuit_abi_version` and `cml_circuit_spec`. */
@@ -87,5 +111,9 @@ bool llvm_emit_spec(llvm_ctx *c, ir_module *m);
 /* emit_simulate.c: `int cml_circuit_simulate(const int64_t *const *in,
  * int64_t *const *out)`, the clear twin of the circuit. */
 bool llvm_emit_simulate(llvm_ctx *c, ir_module *m);
+/* emit_run.c: `int cml_circuit_run(void *ctx, const void *sk, const uint64_t
+ * *const *in, uint64_t *const *out)`, the circuit on ciphertexts; needs
+ * m->params. */
+bool llvm_emit_run(llvm_ctx *c, ir_module *m);
 
 #endif

@@ -74,8 +74,9 @@ bool pass_params_select(ir_module *m, diag_ctx *d, const pass_opts *o);
 int pass_tlu_precision(const ir_op *tlu);
 
 /* A PBS of the final IR: an encrypted tlu (precision pass_tlu_precision), or
- * a round with shift > 0 (counted as a PBS of precision `shift`), with its
- * element count (PBS per run) and the norm2 entering it. Stats and
+ * a round with shift > 0 (two PBS of precision `shift` per element, seeing
+ * the operand's noise times 2^(bits - shift): cml/circuit_ops.h), with its
+ * PBS count per run and the norm2 entering it. Stats and
  * parameter selection both read the PBS through this. */
 typedef struct pass_pbs {
     const ir_op *op;

@@ -11,16 +11,21 @@
 #include <string.h>
 
 bool pass_pbs_of(const ir_op *op, pass_pbs *out) {
-    if (!op->type.enc) return false;
-    if (op->code == IR_TLU)
-        out->precision = pass_tlu_precision(op);
-    else if (op->code == IR_ROUND && op->round_shift > 0)
-        out->precision = op->round_shift;
-    else
-        return false;
+    if (!op->type.enc || (op->code != IR_TLU && op->code != IR_ROUND)) return false;
     out->op = op;
     out->count = ir_type_count(&op->type);
     out->norm2 = op->args[0]->norm2;
+    if (op->code == IR_TLU) {
+        out->precision = pass_tlu_precision(op);
+        return true;
+    }
+    if (op->code != IR_ROUND || op->round_shift <= 0) return false;
+    /* cml_circuit_round: two PBS of `shift` bits per element, each reading
+     * x (then x minus one PBS output) lifted by 2^(bits - shift), so the
+     * noise they see is that of x times 2^(bits - shift). */
+    out->precision = op->round_shift;
+    out->count *= 2;
+    out->norm2 = (op->args[0]->norm2 + 1) * ldexp(1.0, 2 * (op->args[0]->type.bits - op->round_shift));
     return true;
 }
 

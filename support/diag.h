@@ -33,5 +33,6 @@ void diag_report(diag_ctx *d, diag_level level, diag_loc loc, const char *fmt, .
     __attribute__((format(printf, 4, 5)));
 #define diag_error(d, loc, ...) diag_report((d), DIAG_ERROR, (loc), __VA_ARGS__)
 #define diag_note(d, loc, ...) diag_report((d), DIAG_NOTE, (loc), __VA_ARGS__)
+#define diag_warning(d, loc, ...) diag_report((d), DIAG_WARNING, (loc), __VA_ARGS__)
 
 #endif

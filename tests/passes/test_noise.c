@@ -74,9 +74,9 @@ static void test_conv_and_round(void) {
 
     pass_stats s;
     CU_ASSERT_TRUE_FATAL(pass_stats_collect(fx.m, &s));
-    /* 2 x 2 x 2 outputs: 8 tlu PBS + 8 for the round */
+    /* 2 x 2 x 2 outputs: 8 tlu PBS + 2 x 8 for the round */
     CU_ASSERT_EQUAL(s.ntlu, 1);
-    CU_ASSERT_EQUAL(s.pbs_count, 16);
+    CU_ASSERT_EQUAL(s.pbs_count, 24);
     CU_ASSERT_EQUAL(s.rounds, 1);
     CU_ASSERT_EQUAL(s.rounds_inserted, 1);
     CU_ASSERT_EQUAL(s.max_precision, 4);
@@ -84,7 +84,10 @@ static void test_conv_and_round(void) {
     CU_ASSERT_EQUAL(s.tlus[0].elements, 8);
     CU_ASSERT_EQUAL(s.tlus[0].loc.line, 3);
     CU_ASSERT_DOUBLE_EQUAL(s.tlus[0].norm2, 31, 0);
-    CU_ASSERT_DOUBLE_EQUAL(s.max_norm2, 31, 0);
+    /* the round's PBS read c lifted by 2^(9 - 5): (30 + 1) * 4^4 */
+    CU_ASSERT_EQUAL(r->type.bits, 9);
+    CU_ASSERT_EQUAL(r->round_shift, 5);
+    CU_ASSERT_DOUBLE_EQUAL(s.max_norm2, 31 * 256, 0);
     CU_ASSERT_DOUBLE_EQUAL(s.max_output_norm2, 1, 0);
     fx_free(&fx);
 }

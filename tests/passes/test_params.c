@@ -218,16 +218,17 @@ static void test_infeasible_norm2(void) {
     fixture fx;
     fx_init(&fx);
     /* a lookup of x . [1000, 1000] (19 bits, norm2 2 * 10^6), rounded to 10
-     * bits (the round adds 1 to norm2), at 2^-80: beyond every set (10 bits
-     * fit only at about 2^-40 and norm2 1) */
+     * bits: the round's two PBS read x lifted by 2^(19 - 9), norm2
+     * (2e6 + 1) * 4^10 ~ 2.1e12, at 2^-80: beyond every set (10 bits fit
+     * only at about 2^-40 and norm2 1) */
     ir_op *x = fx_in(&fx, 0, 8, 1, DIMS(2));
     ir_op *m = fx_b2(&fx, IR_DOT, 2, x, fx_const(&fx, 1, DIMS(2), VALS(1000, 1000)));
     fx_out(&fx, 0, fx_tlu(&fx, 5, m, body_relu));
     pass_opts o = {.round_to = 10, .p_error = exp2(-80), .verify = true};
     CU_ASSERT_FALSE(pass_run(fx.m, &fx.d, &o, PASS_STAGE_PARAMS));
     CU_ASSERT_PTR_NOT_NULL(strstr(fx_diag(&fx), "t.cml:5:1: error: no TFHE parameters for a "
-                                                "10-bit table lookup with norm2 2e+06 at p_error "
-                                                "2^-80: no secure set meets it"));
+                                                "10-bit table lookup with norm2 2.09715e+12 at "
+                                                "p_error 2^-80: no secure set meets it"));
     fx_free(&fx);
 }
 

@@ -1,0 +1,140 @@
+/* circuit_ops.c — cml_circuit_tlu and cml_circuit_round (cml/circuit_ops.h):
+ * the two nonlinear ops of a compiled circuit, each one or two batches of
+ * bootstraps around cml_pbs_batch with the encoding arithmetic that makes
+ * them exact. */
+#include "internal.h"
+
+#include <cml/circuit_ops.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Shared argument checks; sets *L to the ciphertext size. */
+static cml_status check(const char *fn, cml_context *ctx, const cml_server_key *sk, uint64_t *out,
+                        const uint64_t *in, size_t count, size_t *L) {
+    if (!ctx || !sk || (count && (!out || !in)))
+        return cml_error(CML_ERR_ARG, "%s: NULL argument", fn);
+    *L = cml_lwe_size(&sk->params);
+    if (count && out < in + count * *L && in < out + count * *L)
+        return cml_error(CML_ERR_ARG, "%s: output overlaps input", fn);
+    return CML_OK;
+}
+
+static uint64_t *ct_alloc(size_t count, size_t L) {
+    return count ? malloc(count * L * sizeof(uint64_t)) : NULL;
+}
+
+cml_status cml_circuit_tlu(cml_context *ctx, const cml_server_key *sk, uint64_t *out,
+                           const uint64_t *in, size_t count, uint32_t in_bits, uint32_t shift,
+                           int64_t dom_lo, int64_t dom_count, uint32_t out_bits,
+                           const int64_t *tables, size_t ntables, const int32_t *table_of) {
+    size_t L = 0;
+    cml_status st = check("cml_circuit_tlu", ctx, sk, out, in, count, &L);
+    if (st) return st;
+    if (in_bits < 1 || in_bits > 62 || shift > in_bits || !tables || ntables < 1 ||
+        (ntables > 1 && !table_of) || dom_count < 1)
+        return cml_error(CML_ERR_ARG, "cml_circuit_tlu: invalid table description");
+    uint32_t p = in_bits - shift > 0 ? in_bits - shift : 1;
+    if (p > sk->params.precision)
+        return cml_error(CML_ERR_ARG,
+                         "cml_circuit_tlu: a %u-bit lookup exceeds the parameters' precision %u",
+                         p, sk->params.precision);
+    if ((uint64_t)dom_count > (UINT64_C(1) << p))
+        return cml_error(CML_ERR_ARG, "cml_circuit_tlu: %lld table entries do not fit %u bits",
+                         (long long)dom_count, p);
+    if (count == 0) return CML_OK;
+    size_t entries = (size_t)1 << p;
+    uint64_t *shifted = ct_alloc(count, L);
+    int64_t *padded = malloc(entries * sizeof *padded);
+    cml_lut **luts = calloc(ntables, sizeof *luts);
+    const cml_lut **per = ntables > 1 ? malloc(count * sizeof *per) : NULL;
+    if (!shifted || !padded || !luts || (ntables > 1 && !per)) {
+        st = cml_error(CML_ERR_NOMEM, "out of memory in a table lookup of %zu elements", count);
+        goto done;
+    }
+    /* x - dom_lo = j * 2^shift: at in_bits that is j encoded at p bits */
+    const uint64_t minus_lo = cml_encode(-dom_lo, in_bits);
+    for (size_t i = 0; i < count; i++)
+        cml_lwe_add_plain(shifted + i * L, in + i * L, minus_lo, L - 1);
+    for (size_t t = 0; t < ntables && !st; t++) {
+        const int64_t *row = tables + t * (size_t)dom_count;
+        for (size_t j = 0; j < entries; j++) /* entries past the domain are never read */
+            padded[j] = row[j < (size_t)dom_count ? j : (size_t)dom_count - 1];
+        st = cml_lut_create(&sk->params, p, 0, out_bits, padded, &luts[t]);
+    }
+    if (!st && per) {
+        for (size_t i = 0; i < count && !st; i++) {
+            if (table_of[i] < 0 || (size_t)table_of[i] >= ntables)
+                st = cml_error(CML_ERR_ARG, "cml_circuit_tlu: element %zu has no table", i);
+            else
+                per[i] = luts[table_of[i]];
+        }
+    }
+    if (!st)
+        st = cml_pbs_batch(ctx, sk, per ? per : (const cml_lut *const *)luts, per ? count : 1, out,
+                           shifted, count);
+done:
+    for (size_t t = 0; luts && t < ntables; t++) cml_lut_destroy(luts[t]);
+    free(per);
+    free(luts);
+    free(padded);
+    free(shifted);
+    return st;
+}
+
+cml_status cml_circuit_round(cml_context *ctx, const cml_server_key *sk, uint64_t *out,
+                             const uint64_t *in, size_t count, uint32_t bits, uint32_t shift) {
+    size_t L = 0;
+    cml_status st = check("cml_circuit_round", ctx, sk, out, in, count, &L);
+    if (st) return st;
+    if (bits < 1 || bits > 62 || shift > bits)
+        return cml_error(CML_ERR_ARG, "cml_circuit_round: cannot drop %u bits of %u", shift,
+                         bits);
+    if (shift == 0 || count == 0) {
+        if (count) memcpy(out, in, count * L * sizeof *out);
+        return CML_OK;
+    }
+    if (shift > sk->params.precision)
+        return cml_error(CML_ERR_ARG,
+                         "cml_circuit_round: dropping %u bits needs a %u-bit PBS; the parameters "
+                         "read %u",
+                         shift, shift, sk->params.precision);
+    const size_t d = L - 1, entries = (size_t)1 << shift;
+    const uint64_t half = cml_encode(INT64_C(1) << (shift - 1), bits);
+    const int64_t lift = INT64_C(1) << (bits - shift);
+    uint64_t *y = ct_alloc(count, L), *z = ct_alloc(count, L), *o = ct_alloc(count, L);
+    int64_t *table = malloc(entries * sizeof *table);
+    cml_lut *sign = NULL, *low = NULL;
+    if (!y || !z || !o || !table) {
+        st = cml_error(CML_ERR_NOMEM, "out of memory in a rounding of %zu elements", count);
+        goto done;
+    }
+    /* sign: every entry 2^(shift-1); the PBS returns -2^(shift-1) when bit
+     * `shift` of y (the padding position after the lift) is set.
+     * low: the low bits themselves, read with that bit cleared. */
+    for (size_t j = 0; j < entries; j++) table[j] = INT64_C(1) << (shift - 1);
+    if ((st = cml_lut_create(&sk->params, shift, 0, bits, table, &sign))) goto done;
+    for (size_t j = 0; j < entries; j++) table[j] = (int64_t)j;
+    if ((st = cml_lut_create(&sk->params, shift, 0, bits, table, &low))) goto done;
+
+    for (size_t i = 0; i < count; i++) {
+        cml_lwe_add_plain(y + i * L, in + i * L, half, d);
+        cml_lwe_mul_clear(z + i * L, y + i * L, lift, d);
+    }
+    if ((st = cml_pbs_batch(ctx, sk, (const cml_lut *const *)&sign, 1, o, z, count))) goto done;
+    for (size_t i = 0; i < count; i++) {
+        /* y + (+-2^(shift-1)) - 2^(shift-1) = y with bit `shift` cleared */
+        cml_lwe_add(z + i * L, y + i * L, o + i * L, d);
+        cml_lwe_add_plain(z + i * L, z + i * L, (uint64_t)0 - half, d);
+        cml_lwe_mul_clear(z + i * L, z + i * L, lift, d);
+    }
+    if ((st = cml_pbs_batch(ctx, sk, (const cml_lut *const *)&low, 1, o, z, count))) goto done;
+    for (size_t i = 0; i < count; i++) cml_lwe_sub(out + i * L, y + i * L, o + i * L, d);
+done:
+    cml_lut_destroy(sign);
+    cml_lut_destroy(low);
+    free(table);
+    free(y);
+    free(z);
+    free(o);
+    return st;
+}
