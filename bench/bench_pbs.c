@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now_ms(void) {
+double bench_now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
@@ -29,7 +29,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static double median(double *v, int n) {
+double bench_median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
@@ -46,7 +46,7 @@ static double fft_floor_ms(const cml_params *p, const cml_fft *fft, int reps) {
     for (size_t i = 0; i < k1 * l * k1 * h; i++) key[i] = (cml_cplx){0.5, (double)(i % 3)};
     double *t = malloc((size_t)reps * sizeof *t);
     for (int r = 0; r < reps; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         for (uint32_t i = 0; i < p->lwe_dimension; i++) {
             memset(acc, 0, k1 * h * sizeof *acc);
             for (size_t row = 0; row < k1 * l; row++) {
@@ -62,9 +62,9 @@ static double fft_floor_ms(const cml_params *p, const cml_fft *fft, int reps) {
              * floating point runs at full speed on them (only subnormals
              * are slow, and repeated growth never produces those) */
         }
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
     }
-    double m = median(t, reps);
+    double m = bench_median(t, reps);
     free(t);
     cml_fft_free(in);
     cml_fft_free(acc);
@@ -79,11 +79,11 @@ static double batch_ms(cml_context *ctx, const cml_server_key *sk, const cml_lut
     const cml_lut *luts[1] = {lut};
     double t[3];
     for (int r = 0; r < 3; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         cml_pbs_batch(ctx, sk, luts, 1, out, in, count);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
     }
-    return median(t, 3);
+    return bench_median(t, 3);
 }
 
 static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double p_error, int reps) {
@@ -107,9 +107,9 @@ static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double 
     cml_lut *lut = NULL;
     cml_ct *ct = NULL;
     int rc = 1;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     if (cml_client_key_create(&p, &ck) || cml_server_key_create(ctx, ck, &sk)) goto out;
-    printf("keygen.p%u %.1f ms\n", prec, now_ms() - t0);
+    printf("keygen.p%u %.1f ms\n", prec, bench_now_ms() - t0);
     printf("bsk.p%u %.2f MB\n", prec, (double)cml_server_key_bsk_bytes(sk) / 1e6);
     printf("ksk.p%u %.2f MB\n", prec, (double)cml_server_key_ksk_bytes(sk) / 1e6);
     fflush(stdout);
@@ -125,19 +125,19 @@ static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double 
     uint64_t *res = malloc(sz * sizeof *res);
     double *t = malloc((size_t)reps * sizeof *t);
     for (int r = 0; r < reps; r++) {
-        t0 = now_ms();
+        t0 = bench_now_ms();
         cml_keyswitch_raw(sk, small, cml_ct_data(ct) + (size_t)r % M * sz);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
     }
-    double ks = median(t, reps);
+    double ks = bench_median(t, reps);
     printf("ks.p%u %.3f ms\n", prec, ks);
     for (int r = 0; r < reps; r++) {
         const uint64_t *in = cml_ct_data(ct) + (size_t)r % M * sz;
-        t0 = now_ms();
+        t0 = bench_now_ms();
         cml_pbs(ctx1, sk, lut, res, in);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
     }
-    double kspbs = median(t, reps);
+    double kspbs = bench_median(t, reps);
     printf("pbs.p%u %.3f ms\n", prec, kspbs - ks);
     printf("ks_pbs.p%u %.3f ms\n", prec, kspbs);
     fflush(stdout);

@@ -9,10 +9,9 @@
  * cml_output_fprint), so `cml predict --simulate` and `cmlc --simulate`
  * cannot drift apart. */
 #define _GNU_SOURCE /* dladdr1: the spec symbol's size, to bound its length */
-#include "circuit_spec.h"
+#include "circuit.h"
 #include "internal.h"
 
-#include <cml/circuit_abi.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -20,15 +19,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct cml_circuit {
-    void *handle;
-    char *path;
-    const char *spec_text; /* inside the module */
-    cml_spec spec;
-    cml_circuit_simulate_fn simulate;
-    cml_circuit_run_fn run; /* NULL until the backend exports it */
-};
 
 /* dlerror() usually starts with the path; the caller's message has it already. */
 static const char *dl_reason(const char *dlpath) {

@@ -1,7 +1,9 @@
 /* client_key.c — the secret key pair: the small LWE key (dimension n, what
  * bootstraps decrypt under after the keyswitch) and the GLWE key (k
  * polynomials of N bits; flattened, the big LWE key every ciphertext between
- * operations lives under). Bits come from the OS generator. */
+ * operations lives under). Bits come from the OS generator. A set without
+ * bootstrap (n = 0, a linear circuit) has no small key: lwe_key is then a
+ * one-word placeholder nothing reads. */
 #include "internal.h"
 
 #include <sodium.h>
@@ -11,7 +13,8 @@ cml_status cml_client_key_alloc(const cml_params *params, cml_client_key **out) 
     cml_client_key *ck = calloc(1, sizeof *ck);
     if (!ck) return cml_error(CML_ERR_NOMEM, "out of memory allocating a client key");
     ck->params = *params;
-    ck->lwe_key = calloc(params->lwe_dimension, sizeof *ck->lwe_key);
+    /* calloc(0) may return NULL: keep one word so that NULL means failure */
+    ck->lwe_key = calloc(params->lwe_dimension ? params->lwe_dimension : 1, sizeof *ck->lwe_key);
     ck->glwe_key = calloc(cml_big_dim(params), sizeof *ck->glwe_key);
     if (!ck->lwe_key || !ck->glwe_key) {
         cml_client_key_destroy(ck);

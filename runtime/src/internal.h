@@ -47,17 +47,21 @@ void cml_clear_error(void);
 /* For internal bugs only: never on user input. */
 #define CML_UNREACHABLE() __builtin_unreachable()
 
+/* What cml_lut_create and cml_pbs say for a set with lwe_dimension 0. */
+#define CML_NO_BOOTSTRAP_MSG \
+    "parameters without a bootstrap key (a linear circuit) cannot bootstrap"
+
 /* ---- entities ---- */
 struct cml_client_key {
     cml_params params;
-    uint64_t *lwe_key;   /* n words, each 0 or 1 (small key) */
+    uint64_t *lwe_key;   /* n words, each 0 or 1 (small key); one unused word if n = 0 */
     uint64_t *glwe_key;  /* k*N words, each 0 or 1; flattened = big LWE key */
 };
 
 struct cml_server_key {
     cml_params params;
-    uint32_t *ksk;        /* k*N * ks_level * (n+1) words, 32-bit torus */
-    cml_cplx *bsk;        /* n * (k+1)*pbs_level * (k+1) * N/2 values (fftw_malloc) */
+    uint32_t *ksk;        /* k*N * ks_level * (n+1) words, 32-bit torus; NULL if n = 0 */
+    cml_cplx *bsk;        /* n * (k+1)*pbs_level * (k+1) * N/2 values (fftw_malloc); NULL if n = 0 */
 };
 
 struct cml_ct {

@@ -17,6 +17,8 @@ cml_status cml_lut_create(const cml_params *params, uint32_t in_bits, int in_sig
     if (!out) return cml_error(CML_ERR_ARG, "cml_lut_create: out is NULL");
     *out = NULL;
     if (!params || !table) return cml_error(CML_ERR_ARG, "cml_lut_create: NULL argument");
+    if (params->lwe_dimension == 0)
+        return cml_error(CML_ERR_ARG, "cml_lut_create: %s", CML_NO_BOOTSTRAP_MSG);
     const uint32_t N = params->polynomial_size;
     if (in_bits < 1 || in_bits > params->precision)
         return cml_error(CML_ERR_ARG,

@@ -57,6 +57,7 @@ static double fft_weight_log2(void) {
 #define N_SEARCH_MIN SEC_MIN_DIM
 #define N_SEARCH_MAX 2048u
 #define N_VALID_MAX 4096u       /* hand-made sets may use a larger small key */
+#define LINEAR_PRECISION_MAX 62u /* without bootstrap: any width cml_encode takes */
 #define PBS_DECOMP_BITS 53u     /* beyond 53 bits the FFT rounding dominates */
 /* the keyswitch key lives on the 32-bit torus: a level below 2^-32 would
  * multiply rows that rounded to zero */
@@ -225,6 +226,10 @@ static double log2_p_error_of(double variance, uint32_t precision) {
 
 /* ---- the API's noise functions ------------------------------------------------- */
 
+/* A set without bootstrap (lwe_dimension 0: a linear circuit) has no small
+ * key, keyswitch, modulus switch or bootstrap; their noise terms are 0. */
+static bool is_linear(const cml_params *p) { return p->lwe_dimension == 0; }
+
 double cml_noise_fresh_glwe(const cml_params *p) {
     if (!p) return NAN;
     return p->glwe_noise_std * p->glwe_noise_std;
@@ -237,6 +242,7 @@ double cml_noise_fresh_lwe_small(const cml_params *p) {
 
 double cml_noise_external_product(const cml_params *p) {
     if (!p) return NAN;
+    if (is_linear(p)) return 0.0;
     return var_external_product(p->glwe_dimension, p->polynomial_size, p->pbs_base_log,
                                 p->pbs_level, cml_noise_fresh_glwe(p));
 }
@@ -248,6 +254,7 @@ double cml_noise_pbs(const cml_params *p) {
 
 double cml_noise_keyswitch(const cml_params *p) {
     if (!p) return NAN;
+    if (is_linear(p)) return 0.0;
     return (double)cml_big_dim(p) *
            var_keyswitch_per_input(p->ks_base_log, p->ks_level,
                                    ksk_row_var(p->lwe_dimension, p->lwe_noise_std));
@@ -255,11 +262,13 @@ double cml_noise_keyswitch(const cml_params *p) {
 
 double cml_noise_modswitch(const cml_params *p) {
     if (!p) return NAN;
+    if (is_linear(p)) return 0.0;
     return var_modswitch(p->lwe_dimension, p->polynomial_size, false);
 }
 
 double cml_noise_modswitch_centered(const cml_params *p) {
     if (!p) return NAN;
+    if (is_linear(p)) return 0.0;
     return var_modswitch(p->lwe_dimension, p->polynomial_size, true);
 }
 
@@ -269,8 +278,12 @@ static double var_pbs_input(const cml_params *p, double norm2) {
     return norm2 * cml_noise_pbs(p) + cml_noise_keyswitch(p) + cml_noise_modswitch(p);
 }
 
+/* For a linear set, there is no PBS: the figure is that of decrypting a
+ * `precision`-bit value that is a linear combination of squared 2-norm norm2
+ * of fresh ciphertexts (noise norm2 * glwe_noise_std^2). */
 double cml_params_log2_p_error(const cml_params *p, double norm2) {
     if (!p) return NAN;
+    if (is_linear(p)) return log2_p_error_of(norm2 * cml_noise_fresh_glwe(p), p->precision);
     return log2_p_error_of(var_pbs_input(p, norm2), p->precision);
 }
 
@@ -290,6 +303,49 @@ static cml_status check_std(const char *field, double std, uint32_t dim, double 
     return CML_OK;
 }
 
+static cml_status check_norm2_and_fill(cml_params *p) {
+    if (isnan(p->norm2) || isinf(p->norm2))
+        return cml_error(CML_ERR_ARG, "params: norm2 = %g is not a finite number", p->norm2);
+    double norm2 = p->norm2 < 1.0 ? 1.0 : p->norm2;
+    p->log2_p_error = cml_params_log2_p_error(p, norm2);
+    p->cost = is_linear(p) ? 0.0
+                           : cost_total(p->glwe_dimension, p->polynomial_size, p->lwe_dimension,
+                                        p->pbs_level, p->ks_level);
+    return CML_OK;
+}
+
+/* A linear set (lwe_dimension 0): only the big key exists, so only the GLWE
+ * side is checked. precision is then the widest value decrypted, up to the
+ * 62 bits cml_encode allows, not a bootstrap's input width. k and N were
+ * checked by the caller. */
+static cml_status validate_linear(cml_params *p) {
+    if (p->pbs_base_log || p->pbs_level || p->ks_base_log || p->ks_level)
+        return cml_error(CML_ERR_ARG,
+                         "params: lwe_dimension n = 0 (no bootstrap: a linear circuit) needs "
+                         "every decomposition at 0, got bootstrap base_log %u x level %u, "
+                         "keyswitch base_log %u x level %u",
+                         p->pbs_base_log, p->pbs_level, p->ks_base_log, p->ks_level);
+    if (p->lwe_noise_std != 0.0)
+        return cml_error(CML_ERR_ARG,
+                         "params: lwe_noise_std = %g, must be 0 when lwe_dimension n = 0 (there "
+                         "is no small key)",
+                         p->lwe_noise_std);
+    if (p->precision < 1 || p->precision > LINEAR_PRECISION_MAX)
+        return cml_error(CML_ERR_ARG,
+                         "params: precision = %u is outside 1..%u (a set without bootstrap)",
+                         p->precision, LINEAR_PRECISION_MAX);
+    size_t big = cml_big_dim(p);
+    if (big < SEC_MIN_DIM)
+        return cml_error(CML_ERR_INSECURE,
+                         "params: k*N = %zu is below %u, where the security curve ends (the "
+                         "only key of a set without bootstrap)",
+                         big, SEC_MIN_DIM);
+    cml_status s = check_std("glwe_noise_std", p->glwe_noise_std, (uint32_t)big,
+                             cml_secure_noise_std((uint32_t)big));
+    if (s != CML_OK) return s;
+    return check_norm2_and_fill(p);
+}
+
 cml_status cml_params_validate(cml_params *p) {
     if (!p) return cml_error(CML_ERR_ARG, "params: NULL parameter set");
     if (p->glwe_dimension < K_MIN || p->glwe_dimension > K_MAX)
@@ -300,6 +356,7 @@ cml_status cml_params_validate(cml_params *p) {
         return cml_error(CML_ERR_ARG,
                          "params: polynomial_size N = %u is not a power of two in 2^%u..2^%u",
                          p->polynomial_size, LOGN_MIN, LOGN_MAX);
+    if (is_linear(p)) return validate_linear(p);
     if (p->lwe_dimension > N_VALID_MAX)
         return cml_error(CML_ERR_ARG, "params: lwe_dimension n = %u is above %u",
                          p->lwe_dimension, N_VALID_MAX);
@@ -334,13 +391,7 @@ cml_status cml_params_validate(cml_params *p) {
     s = check_std("glwe_noise_std", p->glwe_noise_std, (uint32_t)cml_big_dim(p),
                   cml_secure_noise_std((uint32_t)cml_big_dim(p)));
     if (s != CML_OK) return s;
-    if (isnan(p->norm2) || isinf(p->norm2))
-        return cml_error(CML_ERR_ARG, "params: norm2 = %g is not a finite number", p->norm2);
-    double norm2 = p->norm2 < 1.0 ? 1.0 : p->norm2;
-    p->log2_p_error = cml_params_log2_p_error(p, norm2);
-    p->cost = cost_total(p->glwe_dimension, p->polynomial_size, p->lwe_dimension,
-                         p->pbs_level, p->ks_level);
-    return CML_OK;
+    return check_norm2_and_fill(p);
 }
 
 /* ---- the search ---------------------------------------------------------------------

@@ -196,6 +196,8 @@ static cml_status check_pbs_args(const cml_server_key *sk, const cml_lut *lut) {
 
 cml_status cml_pbs(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut, uint64_t *out,
                    const uint64_t *in) {
+    if (sk && sk->params.lwe_dimension == 0)
+        return cml_error(CML_ERR_ARG, "cml_pbs: %s", CML_NO_BOOTSTRAP_MSG);
     const cml_lut *luts[1] = {lut};
     return cml_pbs_batch(ctx, sk, luts, 1, out, in, 1);
 }
@@ -245,6 +247,8 @@ cml_status cml_pbs_batch(cml_context *ctx, const cml_server_key *sk, const cml_l
                          size_t lut_count, uint64_t *out, const uint64_t *in, size_t count) {
     if (!ctx || !sk || !luts || !out || (!in && count))
         return cml_error(CML_ERR_ARG, "cml_pbs_batch: NULL argument");
+    if (sk->params.lwe_dimension == 0)
+        return cml_error(CML_ERR_ARG, "cml_pbs_batch: %s", CML_NO_BOOTSTRAP_MSG);
     if (lut_count != 1 && lut_count != count)
         return cml_error(CML_ERR_ARG, "cml_pbs_batch: %zu tables for %zu ciphertexts (need 1 or %zu)",
                          lut_count, count, count);

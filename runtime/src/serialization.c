@@ -105,6 +105,7 @@ _Static_assert(sizeof(double) == 8, "binary64 doubles");
 /* n words of `width` bytes (4 or 8: uint32_t, uint64_t, double), stored
  * little-endian. */
 static uint8_t *put_words(uint8_t *p, const void *v, size_t n, size_t width) {
+    if (n == 0) return p; /* v may be NULL (the empty keys of a linear set) */
     if (HOST_LE) {
         memcpy(p, v, n * width);
         return p + n * width;
@@ -116,6 +117,7 @@ static uint8_t *put_words(uint8_t *p, const void *v, size_t n, size_t width) {
 }
 
 static void get_words(void *v, const uint8_t *p, size_t n, size_t width) {
+    if (n == 0) return;
     if (HOST_LE) {
         memcpy(v, p, n * width);
         return;
@@ -135,11 +137,15 @@ static uint64_t ct_row_bytes(const cml_params *p) {
     return ((uint64_t)p->glwe_dimension * p->polynomial_size + 1) * 8;
 }
 
-/* Payload bytes a key of these (validated, so bounded) parameters needs;
- * 0 if the product overflows, which the caller reports as too large. */
-static uint64_t key_payload_bytes(uint32_t kind, const cml_params *p) {
-    uint64_t kn = (uint64_t)p->glwe_dimension * p->polynomial_size, r, t;
-    if (kind == KIND_CLIENT_KEY) return (p->lwe_dimension + kn + 7) / 8;
+/* Payload bytes a key of these (validated, so bounded) parameters needs, in
+ * *bytes; 0 (false) if the product overflows, which the caller reports as
+ * too large. A server key without bootstrap (n = 0) has an empty payload. */
+static int key_payload_bytes(uint32_t kind, const cml_params *p, uint64_t *bytes) {
+    uint64_t kn = (uint64_t)p->glwe_dimension * p->polynomial_size, t;
+    if (kind == KIND_CLIENT_KEY) {
+        *bytes = (p->lwe_dimension + kn + 7) / 8;
+        return 1;
+    }
     /* server key: ksk words * 4 + bsk values * 16 */
     uint64_t k1 = (uint64_t)p->glwe_dimension + 1, ksk, bsk;
     if (!mul_u64(kn, p->ks_level, &t) || !mul_u64(t, (uint64_t)p->lwe_dimension + 1, &t) ||
@@ -148,7 +154,7 @@ static uint64_t key_payload_bytes(uint32_t kind, const cml_params *p) {
     if (!mul_u64(k1 * k1, p->pbs_level, &t) || !mul_u64(t, p->polynomial_size / 2, &t) ||
         !mul_u64(t, p->lwe_dimension, &t) || !mul_u64(t, 16, &bsk))
         return 0;
-    return add_u64(ksk, bsk, &r) ? r : 0;
+    return add_u64(ksk, bsk, bytes);
 }
 
 /* ---- buffers handed to the caller ------------------------------------------------
@@ -260,8 +266,10 @@ cml_status cml_client_key_serialize(const cml_client_key *ck, uint8_t **buf, siz
     }
     uint8_t *blob;
     size_t total;
-    if ((st = begin_blob(fn, KIND_CLIENT_KEY, p, key_payload_bytes(KIND_CLIENT_KEY, p), &blob, &total)))
-        return st;
+    uint64_t payload_len;
+    if (!key_payload_bytes(KIND_CLIENT_KEY, p, &payload_len))
+        return cml_error(CML_ERR_ARG, "%s: client key size overflows", fn);
+    if ((st = begin_blob(fn, KIND_CLIENT_KEY, p, payload_len, &blob, &total))) return st;
     /* bit i of the key sequence (small key, then GLWE key) is bit i%8 of byte i/8 */
     uint8_t *payload = blob + HEADER_BYTES;
     memset(payload, 0, (n + big + 7) / 8);
@@ -280,8 +288,8 @@ cml_status cml_server_key_serialize(const cml_server_key *sk, uint8_t **buf, siz
     cml_status st = check_out_args(fn, sk, buf, len);
     if (st) return st;
     const cml_params *p = &sk->params;
-    uint64_t payload = key_payload_bytes(KIND_SERVER_KEY, p);
-    if (payload == 0)
+    uint64_t payload;
+    if (!key_payload_bytes(KIND_SERVER_KEY, p, &payload))
         return cml_error(CML_ERR_ARG, "%s: server key size overflows", fn);
     uint8_t *blob;
     size_t total;
@@ -345,6 +353,10 @@ static cml_status read_header(const uint8_t *buf, size_t len, uint32_t want, hea
     if (kind < KIND_CLIENT_KEY || kind > KIND_CIPHERTEXT)
         return cml_error(CML_ERR_FORMAT, "unknown object kind %u (expected a %s)", kind,
                          kind_name(want));
+    if (kind == KIND_CLIENT_KEY && want == KIND_SERVER_KEY)
+        return cml_error(CML_ERR_FORMAT,
+                         "this is a client (secret) key, not a server key: evaluation "
+                         "needs only the server key");
     if (kind != want)
         return cml_error(CML_ERR_FORMAT, "this is a %s, expected a %s", kind_name(kind),
                          kind_name(want));
@@ -380,8 +392,8 @@ static cml_status read_header(const uint8_t *buf, size_t len, uint32_t want, hea
                              "ciphertext at these parameters)",
                              (unsigned long long)plen, (unsigned long long)row);
     } else {
-        uint64_t want_len = key_payload_bytes(kind, &p);
-        if (want_len == 0 || want_len > PAYLOAD_MAX)
+        uint64_t want_len;
+        if (!key_payload_bytes(kind, &p, &want_len) || want_len > PAYLOAD_MAX)
             return cml_error(CML_ERR_FORMAT,
                              "the parameters imply a %s above the 16 GiB format limit",
                              kind_name(kind));

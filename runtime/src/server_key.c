@@ -3,7 +3,9 @@
  * small-key bit, under the GLWE key, stored in the Fourier domain ready for
  * external products). Layouts are in internal.h. Generation runs on the
  * context's workers, each task with its own derived CSPRNG stream. The result
- * holds no secret: only encryptions. */
+ * holds no secret: only encryptions. For a set without bootstrap (n = 0, a
+ * linear circuit) both keys are empty (NULL, 0 bytes): the server key then
+ * only carries the parameters, and cml_pbs refuses it. */
 #include "fft.h"
 #include "internal.h"
 
@@ -15,6 +17,10 @@ cml_status cml_server_key_alloc(const cml_params *params, cml_server_key **out) 
     cml_server_key *sk = calloc(1, sizeof *sk);
     if (!sk) return cml_error(CML_ERR_NOMEM, "out of memory allocating a server key");
     sk->params = *params;
+    if (params->lwe_dimension == 0) {
+        *out = sk;
+        return CML_OK;
+    }
     sk->ksk = malloc(cml_ksk_words(params) * sizeof *sk->ksk);
     sk->bsk = fftw_malloc(cml_bsk_fourier_values(params) * sizeof *sk->bsk);
     if (!sk->ksk || !sk->bsk) {
@@ -100,6 +106,7 @@ cml_status cml_server_key_create(cml_context *ctx, const cml_client_key *ck, cml
     *out = NULL;
     if (!ctx || !ck) return cml_error(CML_ERR_ARG, "cml_server_key_create: NULL argument");
     const cml_params *p = &ck->params;
+    if (p->lwe_dimension == 0) return cml_server_key_alloc(p, out); /* nothing to encrypt */
     const cml_fft *fft;
     cml_status st = cml_random_ready();
     if (!st) st = cml_context_fft(ctx, p->polynomial_size, &fft);

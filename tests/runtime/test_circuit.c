@@ -293,10 +293,10 @@ static void test_load_iris(void) {
     CU_ASSERT_PTR_NULL(cml_circuit_output(c, 1));
     CU_ASSERT_STRING_EQUAL(x->name, "x");
     CU_ASSERT(x->rank == 1 && x->dims[0] == 4 && x->count == 4 && x->encrypted);
-    CU_ASSERT(x->lo == 0 && x->hi == 15);
-    /* 4-bit inputs over the calibrated range [0, 7.9] of iris_train.csv */
-    CU_ASSERT(x->has_quant && x->quant_bits == 4 && x->zero_point == 0);
-    CU_ASSERT_DOUBLE_EQUAL(x->scale, 7.9 / 15, 1e-12);
+    CU_ASSERT(x->lo == 0 && x->hi == 7);
+    /* 3-bit inputs over the calibrated range [0, 7.9] of iris_train.csv */
+    CU_ASSERT(x->has_quant && x->quant_bits == 3 && x->zero_point == 0);
+    CU_ASSERT_DOUBLE_EQUAL(x->scale, 7.9 / 7, 1e-12);
     CU_ASSERT_STRING_EQUAL(y->name, "out0");
     CU_ASSERT(y->rank == 1 && y->dims[0] == 3 && y->has_quant && y->scale > 0);
     CU_ASSERT_EQUAL(y->post, CML_POST_ARGMAX);
@@ -400,19 +400,19 @@ static void test_thresholds(void) {
         CU_ASSERT(o->rank == 0 && o->count == 1 && !o->has_quant && o->post == CML_POST_NONE);
     }
     const cml_tensor_spec *age = cml_circuit_input(c, 2), *w = cml_circuit_input(c, 3);
-    CU_ASSERT(age->rank == 0 && age->count == 1 && age->lo == 0 && age->hi == 127 && !age->is_signed);
+    CU_ASSERT(age->rank == 0 && age->count == 1 && age->lo == 0 && age->hi == 63 && !age->is_signed);
     CU_ASSERT(w->rank == 1 && w->dims[0] == 3 && w->hi == 7 && !w->has_quant);
 
-    int64_t income = 40, debt = 10, agev = 30, wv[3] = {1, 2, 3}, y[3];
+    int64_t income = 10, debt = 3, agev = 30, wv[3] = {1, 2, 3}, y[3];
     const int64_t *in[4] = {&income, &debt, &agev, wv};
     int64_t *const out[3] = {&y[0], &y[1], &y[2]};
     CU_ASSERT_EQUAL_FATAL(cml_circuit_simulate(c, in, out), CML_OK);
-    /* over = [1, 0, 0]; score = 1 + 4 = 5; margin 30; solvent: income */
-    CU_ASSERT(y[0] == 5 && y[1] == 30 && y[2] == 40);
+    /* over = [1, 0, 0]; score = 1 + 4 = 5; margin 7; solvent: income */
+    CU_ASSERT(y[0] == 5 && y[1] == 7 && y[2] == 10);
 
-    income = 64;
+    income = 16;
     CU_ASSERT_EQUAL(cml_circuit_simulate(c, in, out), CML_ERR_ARG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(cml_last_error(), "input 'income'[0] = 64 is outside its range [0, 63]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(cml_last_error(), "input 'income'[0] = 16 is outside its range [0, 15]"));
     CU_ASSERT_EQUAL(cml_circuit_simulate(c, NULL, out), CML_ERR_ARG);
 
     /* integer inputs: no quantization, integers within range only */
@@ -426,7 +426,7 @@ static void test_thresholds(void) {
     CU_ASSERT_EQUAL(cml_quantize_input(c, 4, xs, q), CML_ERR_ARG);
     double d[1];
     CU_ASSERT_EQUAL(cml_dequantize_output(c, 1, &y[1], d), CML_OK);
-    CU_ASSERT_EQUAL(d[0], 30.0);
+    CU_ASSERT_EQUAL(d[0], 7.0);
     cml_circuit_free(c);
 }
 
@@ -454,7 +454,7 @@ static void test_conversions(void) {
     double v[4] = {x->scale * 3, -1.0, 1e300, NAN};
     int64_t q[4];
     CU_ASSERT_EQUAL(cml_quantize_input(c, 0, v, q), CML_OK);
-    CU_ASSERT(q[0] == 3 && q[1] == 0 && q[2] == 15 && q[3] == 0); /* clamped; NaN -> zero point */
+    CU_ASSERT(q[0] == 3 && q[1] == 0 && q[2] == 7 && q[3] == 0); /* clamped; NaN -> zero point */
     int64_t yq[3] = {4, -8, 0};
     double y[3];
     CU_ASSERT_EQUAL(cml_dequantize_output(c, 0, yq, y), CML_OK);

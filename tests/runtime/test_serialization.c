@@ -307,7 +307,7 @@ static void test_wrong_kind(void) {
     EXPECT_ERR(load_as(KIND_CK, fx.blob[KIND_CT], fx.len[KIND_CT], NULL), CML_ERR_FORMAT,
                "this is a ciphertext, expected a client key");
     EXPECT_ERR(load_as(KIND_SK, fx.blob[KIND_CK], fx.len[KIND_CK], NULL), CML_ERR_FORMAT,
-               "this is a client key, expected a server key");
+               "this is a client (secret) key, not a server key");
     EXPECT_ERR(load_as(KIND_CK, fx.blob[KIND_SK], fx.len[KIND_SK], NULL), CML_ERR_FORMAT,
                "this is a server key, expected a client key");
 }

@@ -10,8 +10,14 @@
  *
  * Conventions are those of cml/tfhe.h: cml_status results, cml_last_error()
  * for the message (which names the file), the creator owns, freeing NULL is
- * a no-op, nothing exits or aborts. Encrypted execution (keygen, encrypt,
- * cml_circuit_run, decrypt) arrives with the backend's second half. */
+ * a no-op, nothing exits or aborts.
+ *
+ * Encrypted execution: cml_circuit_keygen (client side) makes the client
+ * key and the evaluation keys for the spec's parameters;
+ * cml_circuit_encrypt turns rows of integer inputs into one ciphertext
+ * vector; cml_circuit_run (server side: evaluation keys only) evaluates the
+ * circuit on it row by row; cml_circuit_decrypt gives the integer outputs,
+ * exactly what cml_circuit_simulate gives on the same rows. */
 #ifndef CML_RUNTIME_H
 #define CML_RUNTIME_H
 
@@ -117,6 +123,48 @@ const char *cml_post_name(cml_post post);
  * dequantized, post-processed and printed with %.9g (argmax as an integer
  * index); plain integer outputs as integers. t->count values of q. */
 cml_status cml_output_fprint(FILE *f, const cml_tensor_spec *t, const int64_t *q);
+
+/* ---- encrypted execution -------------------------------------------------- */
+
+/* Layout of a ciphertext vector for `rows` samples: row after row; within a
+ * row, the inputs (or outputs) in order, each its `count` ciphertexts, one
+ * per element, encoded at its encoding_bits. So a row of inputs holds
+ * cml_circuit_row_cts(c, 0) ciphertexts and a row of outputs
+ * cml_circuit_row_cts(c, 1). */
+size_t cml_circuit_row_cts(const cml_circuit *c, int outputs);
+
+/* Fresh keys for the circuit's parameters (CML_ERR_ARG if the spec has
+ * none). *ck is secret; *sk holds only evaluation keys (empty for a circuit
+ * without PBS). Either output may be NULL when not wanted. */
+cml_status cml_circuit_keygen(const cml_circuit *c, cml_context *ctx, cml_client_key **ck,
+                              cml_server_key **sk);
+
+/* Encrypts `rows` samples: in[k] holds rows * count values of input k (row
+ * after row), each within the input's range (else CML_ERR_ARG naming the
+ * row and element). Every input must be encrypted (a circuit with clear
+ * inputs is refused: CML_ERR_ARG). ck must be of the circuit's parameters
+ * (CML_ERR_MISMATCH). */
+cml_status cml_circuit_encrypt(const cml_circuit *c, const cml_client_key *ck, size_t rows,
+                               const int64_t *const *in, cml_ct **out);
+
+/* Evaluates the circuit on every row of `in` (a multiple of
+ * cml_circuit_row_cts(c, 0) ciphertexts of the circuit's parameters), with
+ * evaluation keys only. CML_ERR_MISMATCH when in or sk belongs to other
+ * parameters, CML_ERR_FORMAT when in's count is not a whole number of rows.
+ * progress, if not NULL, is called after each row with (done, rows). */
+cml_status cml_circuit_run(const cml_circuit *c, cml_context *ctx, const cml_server_key *sk,
+                           const cml_ct *in, cml_ct **out,
+                           void (*progress)(size_t done, size_t rows, void *arg), void *arg);
+
+/* 1 if the module exports cml_circuit_run (compiled with encrypted
+ * execution), else 0: cml_circuit_run would fail with CML_ERR_FORMAT. Lets a
+ * caller refuse before generating keys. */
+int cml_circuit_can_run(const cml_circuit *c);
+
+/* Decrypts `out` (a whole number of output rows): q[k] gets rows * count
+ * values of output k; *rows (if not NULL) the number of rows. */
+cml_status cml_circuit_decrypt(const cml_circuit *c, const cml_client_key *ck, const cml_ct *out,
+                               int64_t *const *q, size_t *rows);
 
 #ifdef __cplusplus
 }

@@ -60,7 +60,7 @@ typedef struct cml_params {
     uint32_t precision;        /* p: message bits a PBS can read (padding excluded) */
     uint32_t glwe_dimension;   /* k */
     uint32_t polynomial_size;  /* N, a power of two */
-    uint32_t lwe_dimension;    /* n, the small key after keyswitch */
+    uint32_t lwe_dimension;    /* n, the small key after keyswitch; 0: no bootstrap (below) */
     uint32_t pbs_base_log;     /* log2 of the bootstrap decomposition base */
     uint32_t pbs_level;        /* levels of the bootstrap decomposition */
     uint32_t ks_base_log;      /* log2 of the keyswitch decomposition base */
@@ -86,7 +86,14 @@ double cml_secure_noise_std(uint32_t dim);
 cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
                              cml_params *out);
 /* Check a hand-made set: sizes in range, noise at or above the secure curve,
- * decompositions within 53 bits. Fills in log2_p_error and cost. */
+ * decompositions within 53 bits. Fills in log2_p_error and cost.
+ * lwe_dimension == 0 is a set without bootstrap (a linear circuit's): valid
+ * iff both decompositions' base logs and levels and lwe_noise_std are 0;
+ * then only k*N >= 450 and glwe_noise_std are checked, precision is the
+ * widest value decrypted (1..62), cost is 0 and log2_p_error that of
+ * decrypting a combination of squared 2-norm norm2 of fresh ciphertexts.
+ * Its keys have no small key and an empty server key; cml_lut_create and
+ * cml_pbs* refuse it (CML_ERR_ARG). docs/params.md. */
 cml_status cml_params_validate(cml_params *params);
 /* Noise model (variances on the unit torus), exposed for tests and docs. */
 double cml_noise_fresh_glwe(const cml_params *params);
@@ -96,7 +103,8 @@ double cml_noise_pbs(const cml_params *params);       /* n * external product */
 double cml_noise_keyswitch(const cml_params *params); /* added by the keyswitch */
 double cml_noise_modswitch(const cml_params *params); /* plain rounding to 2N */
 double cml_noise_modswitch_centered(const cml_params *params);
-/* Predicted log2 probability that one PBS with input norm2 decodes wrongly. */
+/* Predicted log2 probability that one PBS with input norm2 decodes wrongly
+ * (a set without bootstrap: that a decryption of such a sum does). */
 double cml_params_log2_p_error(const cml_params *params, double norm2);
 /* A stable 64-bit fingerprint of the cryptographic fields of a set. */
 uint64_t cml_params_fingerprint(const cml_params *params);
