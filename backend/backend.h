@@ -3,15 +3,17 @@
  * exported ABI version, the circuit spec and `cml_circuit_simulate`, the
  * clear twin of the circuit (runtime/include/cml/circuit_abi.h), then
  * verifies it, runs LLVM's O2 pipeline and writes LLVM IR, assembly, an
- * object file, or a shared object linked with the system C compiler.
- * `cml_circuit_run` (the circuit on ciphertexts) is not generated yet.
- * See docs/backend.md. */
+ * object file, or a shared object linked with the system C compiler and
+ * libcmlrt. `cml_circuit_run` (the circuit on ciphertexts) is generated
+ * when every op has an encrypted lowering (lowering.h). See
+ * docs/backend.md. */
 #ifndef CML_BACKEND_H
 #define CML_BACKEND_H
 
 #include "ir.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef enum {
     BACKEND_EMIT_LLVM,   /* LLVM IR text, after optimisation */
@@ -35,5 +37,12 @@ bool backend_compile(ir_module *m, diag_ctx *d, const backend_opts *o);
 /* The circuit spec of m (docs/spec.md), a malloc'd NUL-terminated YAML
  * document; NULL if out of memory. */
 char *backend_spec_text(ir_module *m);
+
+/* `cmlc --emit-ir=lowered`: m's final IR as the TFHE-level program
+ * cml_circuit_run performs, one line per op with its runtime operation and
+ * counts, then the totals per evaluation (docs/backend.md). m must have
+ * run through parameter selection. Renumbers m's ops like ir_print. false,
+ * after reporting through d, if m has no encrypted evaluation. */
+bool backend_print_lowered(FILE *out, ir_module *m, diag_ctx *d);
 
 #endif

@@ -25,6 +25,7 @@
  * frees, so a failing call (status != 0, or malloc returning NULL ->
  * CML_ERR_NOMEM) leaks nothing. */
 #include "llvm_ctx.h"
+#include "lowering.h"
 #include "passes.h"
 
 #include <cml/tfhe.h>
@@ -104,10 +105,6 @@ static void check_status(run *r, LLVMValueRef s) {
 }
 
 /* ---- values ------------------------------------------------------------------- */
-
-static bool is_clear_leaf(const ir_op *op) {
-    return !op->type.enc && (op->code == IR_CONST || op->code == IR_INPUT) && !op->type.is_float;
-}
 
 /* Ciphertext idx (i64) of encrypted value x. */
 static LLVMValueRef ct(run *r, const ir_op *x, LLVMValueRef idx) {
@@ -189,25 +186,24 @@ static bool emit_elemwise(run *r, const ir_op *op) {
     LLVMValueRef o = ct(r, op, llvm_nest_offset(r->c, &n, 0, rst));
     LLVMValueRef ai = llvm_nest_offset(r->c, &n, 0, ast[0]);
     LLVMValueRef bi = b ? llvm_nest_offset(r->c, &n, 0, ast[1]) : NULL;
-    switch (op->code) {
-    case IR_NEG: lwe1(r, "cml_lwe_neg", o, ct(r, a, ai)); break;
-    case IR_ADD:
-    case IR_SUB:
-        if (a->type.enc && b->type.enc) {
-            lwe2(r, op->code == IR_ADD ? "cml_lwe_add" : "cml_lwe_sub", o, ct(r, a, ai),
-                 ct(r, b, bi));
-        } else if (a->type.enc) {
+    switch (lower_kind_of(op)) {
+    case LOWER_NEG: lwe1(r, "cml_lwe_neg", o, ct(r, a, ai)); break;
+    case LOWER_ADD: lwe2(r, "cml_lwe_add", o, ct(r, a, ai), ct(r, b, bi)); break;
+    case LOWER_SUB: lwe2(r, "cml_lwe_sub", o, ct(r, a, ai), ct(r, b, bi)); break;
+    case LOWER_ADD_PLAIN:
+        if (a->type.enc) {
             LLVMValueRef v = clear(r, b, bi);
             if (op->code == IR_SUB) v = LLVMBuildNeg(r->b, v, "");
             lwe_scalar(r, "cml_lwe_add_plain", o, ct(r, a, ai), encode(r, v, bits));
-        } else if (op->code == IR_ADD) {
+        } else { /* clear + enc */
             lwe_scalar(r, "cml_lwe_add_plain", o, ct(r, b, bi), encode(r, clear(r, a, ai), bits));
-        } else { /* clear - enc */
-            lwe1(r, "cml_lwe_neg", o, ct(r, b, bi));
-            lwe_scalar(r, "cml_lwe_add_plain", o, o, encode(r, clear(r, a, ai), bits));
         }
         break;
-    case IR_MUL: {
+    case LOWER_PLAIN_SUB: /* clear - enc */
+        lwe1(r, "cml_lwe_neg", o, ct(r, b, bi));
+        lwe_scalar(r, "cml_lwe_add_plain", o, o, encode(r, clear(r, a, ai), bits));
+        break;
+    case LOWER_MUL_CLEAR: {
         bool ae = a->type.enc;
         lwe_scalar(r, "cml_lwe_mul_clear", o, ct(r, ae ? a : b, ae ? ai : bi),
                    clear(r, ae ? b : a, ae ? bi : ai));
@@ -234,7 +230,7 @@ static bool emit_matmul(run *r, const ir_op *op) {
     alloc_value(r, op);
     llvm_nest n;
     int64_t dims[2] = {M, N};
-    if (a->type.enc && w->code == IR_CONST) {
+    if (lower_kind_of(op) == LOWER_DOT_CLEAR) {
         int64_t *wt = malloc((size_t)(K * N) * sizeof *wt);
         if (!wt) {
             diag_error(c->d, op->loc, "out of memory");
@@ -523,57 +519,33 @@ static bool emit_output(run *r, const ir_op *op) {
 
 static bool emit_op(run *r, const ir_op *op) {
     r->cur = op;
-    if (op->code == IR_OUTPUT) return emit_output(r, op);
-    if (is_clear_leaf(op) || op->code == IR_INPUT) return emit_leaf(r, op);
-    if (op->code == IR_RESHAPE) { /* same ciphertexts in the same order */
+    switch (lower_kind_of(op)) {
+    case LOWER_OUTPUT: return emit_output(r, op);
+    case LOWER_INPUT:
+    case LOWER_CONST: return emit_leaf(r, op);
+    case LOWER_ALIAS: /* same ciphertexts in the same order */
         r->val[op->id] = r->val[op->args[0]->id];
         return true;
+    case LOWER_ADD:
+    case LOWER_SUB:
+    case LOWER_NEG:
+    case LOWER_ADD_PLAIN:
+    case LOWER_PLAIN_SUB:
+    case LOWER_MUL_CLEAR: return emit_elemwise(r, op);
+    case LOWER_DOT_CLEAR:
+    case LOWER_MAC: return emit_matmul(r, op);
+    case LOWER_SUM: return emit_sum(r, op);
+    case LOWER_CONV:
+    case LOWER_SUMPOOL: return emit_window(r, op);
+    case LOWER_COPY: return emit_structural(r, op);
+    case LOWER_PBS: return emit_tlu(r, op);
+    case LOWER_ROUND: return emit_round(r, op);
+    case LOWER_NONE: break;
     }
-    switch (op->code) {
-    case IR_ADD:
-    case IR_SUB:
-    case IR_NEG:
-    case IR_MUL: return emit_elemwise(r, op);
-    case IR_DOT:
-    case IR_MATMUL: return emit_matmul(r, op);
-    case IR_SUM: return emit_sum(r, op);
-    case IR_CONV2D:
-    case IR_SUMPOOL2D: return emit_window(r, op);
-    case IR_BROADCAST:
-    case IR_TRANSPOSE:
-    case IR_SLICE:
-    case IR_CONCAT: return emit_structural(r, op);
-    case IR_TLU: return emit_tlu(r, op);
-    case IR_ROUND: return emit_round(r, op);
-    default: return unsupported(r, op, "no encrypted lowering");
-    }
+    return unsupported(r, op, "no encrypted lowering");
 }
 
 /* ---- planning ------------------------------------------------------------------ */
-
-/* The first op the encrypted code cannot evaluate: a clear computation (a
- * clear op that is not a constant or a clear input), a real value, or an
- * encrypted op of a kind the passes should have lowered away. */
-static const ir_op *unsupported_op(ir_func *f) {
-    ir_foreach(op, f) {
-        if (op->code == IR_OUTPUT) continue;
-        if (op->type.is_float) return op;
-        if (!op->type.enc) {
-            if (!is_clear_leaf(op)) return op;
-            continue;
-        }
-        switch (op->code) {
-        case IR_INPUT: case IR_ADD: case IR_SUB: case IR_NEG: case IR_DOT: case IR_MATMUL:
-        case IR_SUM: case IR_CONV2D: case IR_SUMPOOL2D: case IR_BROADCAST: case IR_TRANSPOSE:
-        case IR_SLICE: case IR_CONCAT: case IR_RESHAPE: case IR_TLU: case IR_ROUND: break;
-        case IR_MUL:
-            if (op->args[0]->type.enc && op->args[1]->type.enc) return op;
-            break;
-        default: return op;
-        }
-    }
-    return NULL;
-}
 
 /* Buffer owners, slots and last uses (positions in function order). */
 static void plan(run *r) {
@@ -627,7 +599,7 @@ static bool dead_lists(run *r, int npos, int **dead_at, int **dead) {
 bool llvm_emit_run(llvm_ctx *c, ir_module *m) {
     ir_func *f = m->main;
     if (!m->params) return true; /* compiled before parameter selection */
-    const ir_op *bad = unsupported_op(f);
+    const ir_op *bad = lower_unsupported_op(f);
     if (bad) {
         diag_warning(c->d, bad->loc,
                      "this '%s' computes on clear values: the model gets no encrypted "

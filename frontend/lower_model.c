@@ -432,6 +432,130 @@ static bool layer_pool(ml *c, const ast_expr *e, mval *x, bool is_max, mval *out
     return y != NULL;
 }
 
+/* tree_ensemble(x, F, T, P, V): decision trees as tensor ops (the GEMM
+ * form of Hummingbird and Concrete ML). x [K]; n split nodes over all
+ * trees, node i sends x LEFT when x[F[i]] <= T[i]; L leaves over all trees,
+ * P [n, L] the path matrix (+1: leaf in the left subtree of node i, -1: in
+ * its right subtree, 0: not below it); V [L, M] leaf values. The result [M]
+ * is the sum over the trees of the reached leaf's row of V:
+ *
+ *   d = (x @ S) <= Tq       S [K, n] one-hot by F: free; n comparisons (PBS)
+ *   s = d @ P               free; s[l] = #(left turns taken) - #(right ...)
+ *   e = (s == left(l))      L equalities (PBS): leaf l reached iff every
+ *                           decision on its path matches, i.e. s[l] equals
+ *                           the number of +1 in column l
+ *   y = e @ Vq              free; an accumulator of scale scale(V)
+ *
+ * Thresholds are compared on x's quantized grid (quant_threshold), leaf
+ * values quantized to `weights` bits. */
+static bool tree_args(ml *c, const ast_expr *e, int64_t k, mval *const a[4]) {
+    static const char *const what[4] = {"feature indices", "thresholds", "path matrix",
+                                        "leaf values"};
+    static const int rank[4] = {1, 1, 2, 2};
+    ast_expr *const *ae = e->u.call.args;
+    for (int i = 0; i < 4; i++)
+        if (!need_const(c, e, ae[i + 1], a[i], rank[i], what[i])) return false;
+    int64_t n = a[0]->lit.dims[0], l = a[2]->lit.dims[1];
+    char s1[64], s2[64];
+    if (n == 0 || l == 0) {
+        diag_error(c->d, ae[3]->loc, "'tree_ensemble' needs at least one split node and one leaf "
+                                     "(a constant model needs no encryption)");
+        return false;
+    }
+    if (a[1]->lit.dims[0] != n || a[2]->lit.dims[0] != n || a[3]->lit.dims[0] != l) {
+        diag_error(c->d, e->loc, "'tree_ensemble' shapes disagree: %" PRId64 " feature indices, "
+                   "%" PRId64 " thresholds, path matrix %s, leaf values %s (expected [n], [n], "
+                   "[n, L], [L, M])", n, a[1]->lit.dims[0],
+                   lower_shape_str(2, a[2]->lit.dims, s1, sizeof s1),
+                   lower_shape_str(2, a[3]->lit.dims, s2, sizeof s2));
+        return false;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double f = a[0]->lit.fv[i];
+        if (f != floor(f) || f < 0 || f >= (double)k) {
+            diag_error(c->d, ae[1]->loc, "feature index %" PRId64 " of 'tree_ensemble' is %g; "
+                       "it must be an integer in [0, %" PRId64 "] (x has %" PRId64 " values)",
+                       i, f, k - 1, k);
+            return false;
+        }
+        if (!isfinite(a[1]->lit.fv[i])) {
+            diag_error(c->d, ae[2]->loc, "threshold %" PRId64 " of 'tree_ensemble' is not finite",
+                       i);
+            return false;
+        }
+    }
+    for (int64_t j = 0; j < l; j++) {
+        bool any = false;
+        for (int64_t i = 0; i < n; i++) {
+            double p = a[2]->lit.fv[i * l + j];
+            if (p != 0 && p != 1 && p != -1) {
+                diag_error(c->d, ae[3]->loc, "path matrix entry [%" PRId64 ", %" PRId64 "] of "
+                           "'tree_ensemble' is %g; entries must be -1, 0 or 1", i, j, p);
+                return false;
+            }
+            any |= p != 0;
+        }
+        if (!any) {
+            diag_error(c->d, ae[3]->loc, "leaf %" PRId64 " of 'tree_ensemble' is below no split "
+                       "node (column %" PRId64 " of the path matrix is all zeros)", j, j);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mval *out) {
+    const ir_type *xt = c->pass == 1 ? &x->real->type : &x->op->type;
+    if (xt->rank != 1) {
+        char sh[64];
+        diag_error(c->d, e->u.call.args[0]->loc, "the input of 'tree_ensemble' must be a vector, "
+                   "got shape %s", lower_shape_str(xt->rank, xt->dims, sh, sizeof sh));
+        return false;
+    }
+    int64_t k = xt->dims[0];
+    if (!tree_args(c, e, k, a)) return false;
+    int64_t n = a[0]->lit.dims[0], l = a[2]->lit.dims[1], m = a[3]->lit.dims[1];
+    int64_t sd[2] = {k, n};
+    double *sel = arena_array(&c->tmp, (size_t)(k * n), sizeof *sel);
+    double *left = arena_array(&c->tmp, (size_t)l, sizeof *left);
+    if (!sel || !left) return oom(c, e->loc);
+    for (int64_t i = 0; i < n; i++) sel[(int64_t)a[0]->lit.fv[i] * n + i] = 1;
+    for (int64_t j = 0; j < l; j++)
+        for (int64_t i = 0; i < n; i++) left[j] += a[2]->lit.fv[i * l + j] == 1;
+    diag_loc loc = e->loc;
+    if (c->pass == 1) {
+        ir_op *y = ir_build_const_float(c->f, loc, 2, sd, sel);
+        if (y) y = b2(c, IR_MATMUL, loc, x->real, y);
+        if (y) y = b2(c, IR_LE, loc, y, real_const(c, loc, &a[1]->lit));
+        if (y) y = b1(c, IR_TOFLOAT, loc, y);
+        if (y) y = b2(c, IR_MATMUL, loc, y, real_const(c, loc, &a[2]->lit));
+        if (y) y = b2(c, IR_EQ, loc, y, ir_build_const_float(c->f, loc, 1, &l, left));
+        if (y) y = b1(c, IR_TOFLOAT, loc, y);
+        if (y) y = b2(c, IR_MATMUL, loc, y, real_const(c, loc, &a[3]->lit));
+        out->real = y;
+        return y != NULL;
+    }
+    if (!ensure_q(c, x, loc)) return false;
+    int64_t *seli = arena_array(&c->tmp, (size_t)(k * n), sizeof *seli);
+    int64_t *tq = arena_array(&c->tmp, (size_t)n, sizeof *tq);
+    int64_t *pi = arena_array(&c->tmp, (size_t)(n * l), sizeof *pi);
+    int64_t *li = arena_array(&c->tmp, (size_t)l, sizeof *li);
+    int64_t *vq = arena_array(&c->tmp, (size_t)(l * m), sizeof *vq);
+    if (!seli || !tq || !pi || !li || !vq) return oom(c, loc);
+    for (int64_t i = 0; i < k * n; i++) seli[i] = (int64_t)sel[i];
+    for (int64_t i = 0; i < n; i++) tq[i] = quant_threshold(a[1]->lit.fv[i], x->scale, x->zp, 16);
+    for (int64_t i = 0; i < n * l; i++) pi[i] = (int64_t)a[2]->lit.fv[i];
+    for (int64_t j = 0; j < l; j++) li[j] = (int64_t)left[j];
+    double sv = quant_symmetric(a[3]->lit.fv, l * m, c->bits_w, vq);
+    ir_op *y = b2(c, IR_MATMUL, loc, x->op, int_const(c, loc, 2, sd, seli));
+    if (y) y = b2(c, IR_LE, loc, y, int_const(c, loc, 1, &n, tq));
+    if (y) y = b2(c, IR_MATMUL, loc, y, int_const(c, loc, 2, a[2]->lit.dims, pi));
+    if (y) y = b2(c, IR_EQ, loc, y, int_const(c, loc, 1, &l, li));
+    if (y) y = b2(c, IR_MATMUL, loc, y, int_const(c, loc, 2, a[3]->lit.dims, vq));
+    *out = (mval){.op = y, .st = MS_ACC, .scale = sv, .zp = 0};
+    return y != NULL;
+}
+
 /* flatten(x) / reshape(x, [dims]): free on integers, any state but a real
  * chain (which is requantized first: a reshape is not elementwise). */
 static bool layer_reshape(ml *c, const ast_expr *e, mval *x, int rank, const int64_t *dims,
@@ -479,8 +603,9 @@ static const struct {
 };
 enum { NACT = sizeof activations / sizeof activations[0] };
 
-static const char *const layer_names[] = {"dense", "conv2d", "avgpool2d", "maxpool2d", "flatten",
-                                          "reshape", "argmax", "softmax"};
+static const char *const layer_names[] = {"dense",   "conv2d", "avgpool2d", "maxpool2d",
+                                          "flatten", "reshape", "tree_ensemble", "argmax",
+                                          "softmax"};
 enum { NLAYERS = sizeof layer_names / sizeof layer_names[0] };
 
 static const char *const circuit_only[] = {"sum",   "dot", "matmul", "transpose", "concat", "lut",
@@ -516,6 +641,7 @@ static bool mcall(ml *c, const ast_expr *e, mval *out) {
     case 3: min = max = 2, kw = maxpool_kw; break;    /* maxpool2d */
     case 4: break;                                    /* flatten */
     case 5: min = max = 2; break;                     /* reshape */
+    case 6: min = max = 5; break;                     /* tree_ensemble */
     default: {
         for (size_t i = 0; i < sizeof circuit_only / sizeof *circuit_only; i++)
             if (strcmp(circuit_only[i], name) == 0) {
@@ -535,6 +661,13 @@ static bool mcall(ml *c, const ast_expr *e, mval *out) {
     mval x, w = {0}, b = {0};
     if (!mexpr(c, ae[0], &x) || !need_value(c, e, ae[0], &x)) return false;
     if ((which == 0 || which == 1) && !mexpr(c, ae[1], &w)) return false;
+    if (which == 6) {
+        mval ta[4];
+        mval *tp[4] = {&ta[0], &ta[1], &ta[2], &ta[3]};
+        for (int i = 0; i < 4; i++)
+            if (!mexpr(c, ae[i + 1], &ta[i])) return false;
+        return layer_trees(c, e, &x, tp, out);
+    }
     if (nargs == 3 && !mexpr(c, ae[2], &b)) return false;
     switch (which) {
     case 0: return layer_dense(c, e, &x, ae[1], &w, nargs == 3 ? ae[2] : NULL,

@@ -115,3 +115,10 @@ void quant_pool_counts(int64_t h, int64_t w, const int kernel[2], const int stri
             cnt[i * ow + j] = n;
         }
 }
+
+int64_t quant_threshold(double t, double scale, int64_t zero_point, int bits) {
+    double q = floor(t / scale + (double)zero_point + 1e-9);
+    double hi = (double)(INT64_C(1) << bits);
+    if (!(q >= -1)) return -1; /* also NaN */
+    return q > hi ? (int64_t)hi : (int64_t)q;
+}

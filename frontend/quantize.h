@@ -55,6 +55,12 @@ bool quant_conv_offset(const int64_t *wq, int64_t o, int64_t c, int64_t kh, int6
 void quant_pool_counts(int64_t h, int64_t w, const int kernel[2], const int stride[2],
                        const int pad[2], int64_t *cnt);
 
+/* Tree split `x <= t` on the quantized grid of x (real = scale (q - z)):
+ * the largest integer q whose real value is <= t, i.e. floor(t / scale + z)
+ * (with a 1e-9 relative slack so that a threshold exactly on a grid point
+ * keeps it), clamped to [-1, 2^bits] (always false / always true). */
+int64_t quant_threshold(double t, double scale, int64_t zero_point, int bits);
+
 /* Output size of a window op along one dimension. */
 int64_t quant_window_out(int64_t in, int k, int stride, int pad);
 

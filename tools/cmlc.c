@@ -31,14 +31,16 @@ static void usage(FILE *f) {
           "output (one of):\n"
           "  --emit-ir[=STAGE]     print the IR after STAGE: parsed, fused, bitwidth,\n"
           "                        rounded, noise, params (default: params, the final IR,\n"
-          "                        followed by a `// params:` line)\n"
+          "                        followed by a `// params:` line), or lowered (the\n"
+          "                        TFHE-level program the encrypted evaluation runs)\n"
           "  --stats[=json]        TLU count, PBS count, bit widths, 2-norms, TFHE\n"
           "                        parameters, predicted failure probability, key sizes\n"
           "  --simulate            run the final IR exactly on clear values (no crypto)\n"
           "      --input FILE.csv  one sample per row, inputs flattened in declaration\n"
           "                        order ('-' reads stdin); prints one row per sample\n"
-          "  -o FILE.so            native code: a shared object exporting the spec and\n"
-          "                        cml_circuit_simulate (the clear twin; docs/backend.md)\n"
+          "  -o FILE.so            native code: a shared object exporting the spec,\n"
+          "                        cml_circuit_run (on ciphertexts) and cml_circuit_simulate\n"
+          "                        (the clear twin; docs/backend.md)\n"
           "  -c [-o FILE.o]        an object file instead (default name: the input's, .o)\n"
           "  -S [-o FILE.s]        assembly (stdout without -o)\n"
           "  --emit-llvm [-o FILE] the generated LLVM IR, optimised (stdout without -o)\n"
@@ -267,10 +269,11 @@ int main(int argc, char **argv) {
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
     pass_stage stop = PASS_STAGE_PARAMS;
-    if (o.emit_stage && !pass_stage_from_name(o.emit_stage, &stop)) {
+    bool lowered = o.emit_stage && !strcmp(o.emit_stage, "lowered");
+    if (o.emit_stage && !lowered && !pass_stage_from_name(o.emit_stage, &stop)) {
         fprintf(stderr,
                 "cmlc: unknown IR stage '%s' (stages: parsed, fused, bitwidth, rounded, noise, "
-                "params)\n",
+                "params, lowered)\n",
                 o.emit_stage);
         return 2;
     }
@@ -306,6 +309,8 @@ int main(int argc, char **argv) {
 
     if (o.output || o.emit_llvm || o.emit_asm || o.emit_obj) {
         if (!cmlc_codegen(m, &o, &d)) goto done;
+    } else if (lowered) {
+        if (!backend_print_lowered(stdout, m, &d)) goto done;
     } else if (o.emit_ir) {
         ir_print(stdout, m,
                  (stop >= PASS_STAGE_BITWIDTH ? IR_PRINT_RANGES : 0) |
