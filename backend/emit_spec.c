@@ -77,7 +77,17 @@ static void put_tensor(FILE *f, const ir_module *m, const ir_op *io, const ir_op
             v->type.is_signed ? "true" : "false");
     value_range(v, &lo, &hi);
     fprintf(f, "    range: [%" PRId64 ", %" PRId64 "]\n", lo, hi);
-    if (io->quant.present) {
+    if (io->quant.present && io->quant.nfeat) {
+        fputs("    quant: {scales: [", f);
+        for (int64_t i = 0; i < io->quant.nfeat; i++) {
+            if (i) fputs(", ", f);
+            put_real(f, io->quant.scales[i]);
+        }
+        fputs("], zero_points: [", f);
+        for (int64_t i = 0; i < io->quant.nfeat; i++)
+            fprintf(f, "%s%" PRId64, i ? ", " : "", io->quant.zero_points[i]);
+        fprintf(f, "], bits: %d}\n", io->quant.bits);
+    } else if (io->quant.present) {
         fputs("    quant: {scale: ", f);
         put_real(f, io->quant.scale);
         fprintf(f, ", zero_point: %" PRId64, io->quant.zero_point);

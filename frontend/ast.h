@@ -141,6 +141,7 @@ typedef struct ast_stmt {
     bool has_range;
     double range_lo, range_hi;
     const char *calibrate; /* file path, relative to the .cml file's directory */
+    bool per_feature;      /* calibrate ... per_feature: one scale per last-axis index */
     /* QUANTIZE */
     int nsettings;
     ast_qsetting *settings;

@@ -47,6 +47,9 @@ typedef struct mval {
     mstate st;
     double scale;
     int64_t zp;
+    int64_t nfeat;  /* Q of a per_feature input: scale/zp per last-axis index */
+    const double *fscale;
+    const int64_t *fzp;
     int bind;       /* pass 2: 1 + index of the binding it was read from, 0 if none */
 } mval;
 
@@ -75,6 +78,9 @@ typedef struct minput {
     double lo, hi;     /* quantization range */
     double q_scale;
     int64_t q_zp;
+    int64_t nfeat;     /* per_feature: ranges and quantization per last-axis index */
+    double *f_lo, *f_hi, *f_scale;
+    int64_t *f_zp;
 } minput;
 
 typedef struct ml {
@@ -172,11 +178,23 @@ static bool to_real(ml *c, mval *v, diag_loc loc) {
     ir_op *x = v->op;
     if (v->st == MS_ACC && c->bits_acc) x = ir_build_round(c->f, c->d, loc, x, c->bits_acc, -1);
     x = x ? b1(c, IR_TOFLOAT, loc, x) : NULL;
-    if (x && v->zp) x = b2(c, IR_SUB, loc, x, fconst(c, loc, (double)v->zp));
-    if (x) x = b2(c, IR_MUL, loc, x, fconst(c, loc, v->scale));
+    if (v->nfeat) { /* per feature: constants along the last axis */
+        double *z = arena_array(&c->tmp, (size_t)v->nfeat, sizeof *z);
+        if (!z) return oom(c, loc);
+        for (int64_t i = 0; i < v->nfeat; i++) z[i] = (double)v->fzp[i];
+        ir_op *zk = ir_build_const_float(c->f, loc, 1, &v->nfeat, z);
+        ir_op *sk = ir_build_const_float(c->f, loc, 1, &v->nfeat, v->fscale);
+        if (!zk || !sk) return oom(c, loc);
+        if (x) x = b2(c, IR_SUB, loc, x, zk);
+        if (x) x = b2(c, IR_MUL, loc, x, sk);
+    } else {
+        if (x && v->zp) x = b2(c, IR_SUB, loc, x, fconst(c, loc, (double)v->zp));
+        if (x) x = b2(c, IR_MUL, loc, x, fconst(c, loc, v->scale));
+    }
     if (!x) return false;
     v->op = x;
     v->st = MS_REAL;
+    v->nfeat = 0;
     return true;
 }
 
@@ -230,6 +248,15 @@ static bool ensure_q(ml *c, mval *v, diag_loc loc) {
         b->has_q = true;
     }
     return true;
+}
+
+/* Layers other than dense, tree_ensemble and the elementwise functions
+ * need one scale per tensor. */
+static bool need_uniform(ml *c, diag_loc loc, const char *what, const mval *v) {
+    if (c->pass != 2 || !v->nfeat) return true;
+    diag_error(c->d, loc, "%s needs one quantization scale per tensor; a 'per_feature' input "
+                          "can only feed 'dense', 'tree_ensemble' or an activation", what);
+    return false;
 }
 
 static ir_op *int_const(ml *c, diag_loc loc, int rank, const int64_t *dims, const int64_t *v) {
@@ -325,9 +352,23 @@ static bool layer_dense(ml *c, const ast_expr *e, mval *x, const ast_expr *we, c
     int64_t *wq = arena_array(&c->tmp, (size_t)(k * m), sizeof *wq);
     int64_t *off = arena_array(&c->tmp, (size_t)m, sizeof *off);
     if (!wq || !off) return oom(c, e->loc);
-    double sw = quant_symmetric(w->lit.fv, k * m, c->bits_w, wq);
-    double acc_scale = x->scale * sw;
-    bool any = quant_dense_offset(wq, k, m, x->zp, b ? b->lit.fv : NULL, acc_scale, off);
+    double sw, acc_scale;
+    if (x->nfeat) { /* x_k = s_k (q_k - z_k): fold s_k into row k of W */
+        if (x->nfeat != k) {
+            diag_error(c->d, e->loc, "internal: per-feature input of %" PRId64 " features "
+                       "feeds a dense layer of %" PRId64 " rows", x->nfeat, k);
+            return false;
+        }
+        double *ws = arena_array(&c->tmp, (size_t)(k * m), sizeof *ws);
+        if (!ws) return oom(c, e->loc);
+        for (int64_t i = 0; i < k * m; i++) ws[i] = w->lit.fv[i] * x->fscale[i / m];
+        acc_scale = sw = quant_symmetric(ws, k * m, c->bits_w, wq);
+    } else {
+        sw = quant_symmetric(w->lit.fv, k * m, c->bits_w, wq);
+        acc_scale = x->scale * sw;
+    }
+    bool any = quant_dense_offset(wq, k, m, x->zp, x->nfeat ? x->fzp : NULL,
+                                  b ? b->lit.fv : NULL, acc_scale, off);
     ir_op *y = b2(c, IR_MATMUL, e->loc, x->op, int_const(c, e->loc, 2, w->lit.dims, wq));
     if (y && any) y = b2(c, IR_ADD, e->loc, y, int_const(c, e->loc, 1, &m, off));
     *out = (mval){.op = y, .st = MS_ACC, .scale = acc_scale, .zp = 0};
@@ -363,7 +404,7 @@ static bool layer_conv(ml *c, const ast_expr *e, mval *x, const mval *w, const m
         out->real = y;
         return y != NULL;
     }
-    if (!ensure_q(c, x, e->loc)) return false;
+    if (!ensure_q(c, x, e->loc) || !need_uniform(c, e->loc, "'conv2d'", x)) return false;
     const ir_type *xt = &x->op->type;
     int64_t ci = w->lit.dims[1], kh = w->lit.dims[2], kw = w->lit.dims[3];
     int64_t h = xt->dims[1], wd = xt->dims[2];
@@ -407,7 +448,7 @@ static bool layer_pool(ml *c, const ast_expr *e, mval *x, bool is_max, mval *out
         out->real = y;
         return y != NULL;
     }
-    if (!ensure_q(c, x, e->loc)) return false;
+    if (!ensure_q(c, x, e->loc) || !need_uniform(c, e->loc, "a pooling layer", x)) return false;
     ir_op *y = ir_build_pool(c->f, c->d, is_max ? IR_MAXPOOL2D : IR_SUMPOOL2D, e->loc, x->op,
                              kernel, stride, pad);
     if (!y) return false;
@@ -543,7 +584,11 @@ static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mva
     int64_t *vq = arena_array(&c->tmp, (size_t)(l * m), sizeof *vq);
     if (!seli || !tq || !pi || !li || !vq) return oom(c, loc);
     for (int64_t i = 0; i < k * n; i++) seli[i] = (int64_t)sel[i];
-    for (int64_t i = 0; i < n; i++) tq[i] = quant_threshold(a[1]->lit.fv[i], x->scale, x->zp, 16);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t f = (int64_t)a[0]->lit.fv[i];
+        tq[i] = x->nfeat ? quant_threshold(a[1]->lit.fv[i], x->fscale[f], x->fzp[f], 16)
+                         : quant_threshold(a[1]->lit.fv[i], x->scale, x->zp, 16);
+    }
     for (int64_t i = 0; i < n * l; i++) pi[i] = (int64_t)a[2]->lit.fv[i];
     for (int64_t j = 0; j < l; j++) li[j] = (int64_t)left[j];
     double sv = quant_symmetric(a[3]->lit.fv, l * m, c->bits_w, vq);
@@ -565,6 +610,7 @@ static bool layer_reshape(ml *c, const ast_expr *e, mval *x, int rank, const int
         return out->real != NULL;
     }
     if (x->st == MS_REAL && !ensure_q(c, x, e->loc)) return false;
+    if (!need_uniform(c, e->loc, "a reshape", x)) return false;
     *out = *x;
     out->bind = 0;
     out->op = ir_build_reshape(c->f, c->d, e->loc, x->op, rank, dims);
@@ -890,12 +936,16 @@ static bool decl_input(ml *c, const ast_stmt *s, int index) {
     if (!op) return oom(c, s->loc);
     mval v = {.real = op};
     if (c->pass == 2) {
-        op->quant = (ir_quant){true, in->q_scale, in->q_zp, op->type.bits};
+        op->quant = (ir_quant){true, in->q_scale, in->q_zp, op->type.bits, in->nfeat, in->f_scale,
+                               in->f_zp};
         v.real = NULL; /* an input is quantized already: it needs no calibration stats */
         v.op = op;
         v.st = MS_Q;
         v.scale = in->q_scale;
         v.zp = in->q_zp;
+        v.nfeat = in->nfeat;
+        v.fscale = in->f_scale;
+        v.fzp = in->f_zp;
     }
     return bind(c, s->name, &v, true, s->name_loc);
 }
@@ -956,6 +1006,7 @@ static bool mreturn(ml *c, const ast_stmt *s) {
          * (a final dense layer needs no table lookup: the client dequantizes
          * with the accumulator's scale). */
         if (c->pass == 2 && v->st == MS_REAL && !ensure_q(c, v, inner->loc)) return false;
+        if (!need_uniform(c, inner->loc, "a model output", v)) return false;
     }
     /* Outputs end the function. */
     for (int i = 0; i < s->nvalues; i++) {
@@ -973,7 +1024,7 @@ static bool mreturn(ml *c, const ast_stmt *s) {
                         : NULL;
         if (!o) return oom(c, e->loc);
         if (c->pass == 2) {
-            o->quant = (ir_quant){true, v->scale, v->zp, 0};
+            o->quant = (ir_quant){.present = true, .scale = v->scale, .zero_point = v->zp};
             o->post = post;
         }
     }
@@ -1092,16 +1143,36 @@ static bool calibrate(ml *c) {
         from = s;
         path = p;
     }
-    /* Quantization ranges of calibrated inputs: min/max of their columns. */
+    /* Quantization ranges of calibrated inputs: min/max of their columns
+     * (per_feature: of the columns of each last-axis index). */
     for (int i = 0; i < c->ninputs; i++) {
         minput *in = &c->inputs[i];
         if (in->s->has_range) continue;
         in->lo = in->hi = tab.values[in->col0];
+        const ast_type *t = &in->s->type;
+        if (in->s->per_feature) {
+            in->nfeat = t->rank ? t->dims[t->rank - 1] : 1;
+            in->f_lo = arena_array(c->a, (size_t)in->nfeat, sizeof *in->f_lo);
+            in->f_hi = arena_array(c->a, (size_t)in->nfeat, sizeof *in->f_hi);
+            in->f_scale = arena_array(c->a, (size_t)in->nfeat, sizeof *in->f_scale);
+            in->f_zp = arena_array(c->a, (size_t)in->nfeat, sizeof *in->f_zp);
+            if (!in->f_lo || !in->f_hi || !in->f_scale || !in->f_zp) {
+                oom(c, in->s->loc);
+                goto done;
+            }
+            for (int64_t f = 0; f < in->nfeat; f++)
+                in->f_lo[f] = in->f_hi[f] = tab.values[in->col0 + f];
+        }
         for (int64_t r = 0; r < tab.rows; r++)
             for (int64_t k = 0; k < in->count; k++) {
                 double x = tab.values[r * ncols + in->col0 + k];
                 if (x < in->lo) in->lo = x;
                 if (x > in->hi) in->hi = x;
+                if (in->nfeat) {
+                    int64_t f = k % in->nfeat;
+                    if (x < in->f_lo[f]) in->f_lo[f] = x;
+                    if (x > in->f_hi[f]) in->f_hi[f] = x;
+                }
             }
     }
     for (int i = 0; i < c->ninputs; i++) {
@@ -1158,6 +1229,8 @@ static bool calibrate(ml *c) {
     for (int i = 0; i < c->ninputs; i++) {
         minput *in = &c->inputs[i];
         quant_affine(in->lo, in->hi, c->bits_in, &in->q_scale, &in->q_zp);
+        for (int64_t f = 0; f < in->nfeat; f++)
+            quant_affine(in->f_lo[f], in->f_hi[f], c->bits_in, &in->f_scale[f], &in->f_zp[f]);
     }
     ok = true;
 done:

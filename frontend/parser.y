@@ -20,7 +20,7 @@
  *            | "const" IDENT [ ":" type ] "=" expr ";"
  *            | "return" expr { "," expr } ";"
  *            | "input" IDENT ":" type ( "range" "[" num "," num "]"
- *                                     | "calibrate" STRING ) ";"      (model)
+ *                                     | "calibrate" STRING [ "per_feature" ] ) ";"  (model)
  *            | "quantize" IDENT INT { "," IDENT INT } ";"             (model)
  *            | "param" IDENT ":" type "=" expr ";" ;                  (model)
  *   num      = [ "-" ] ( INT | FLOAT ) ;
@@ -285,6 +285,20 @@ stmt:
         $$->has_type = true;
         $$->type = *$4;
         $$->calibrate = $6;
+    }
+  | input_kw TOK_IDENT ':' type TOK_CALIBRATE TOK_STRING TOK_IDENT ';' {
+        if (strcmp($7, "per_feature") != 0) {
+            parse_error(p, L(p, @7), "expected ';' or 'per_feature' after the calibration "
+                        "file, got '%s'", $7);
+            YYABORT;
+        }
+        NEED($$ = new_stmt(p, AST_INPUT, @1), @1);
+        $$->name = $2;
+        $$->name_loc = L(p, @2);
+        $$->has_type = true;
+        $$->type = *$4;
+        $$->calibrate = $6;
+        $$->per_feature = true;
     }
   | quantize_kw qsettings ';' {
         NEED($$ = new_stmt(p, AST_QUANTIZE, @1), @1);

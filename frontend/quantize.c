@@ -51,13 +51,13 @@ double quant_dequant(int64_t q, double scale, int64_t zero_point) {
     return scale * (double)(q - zero_point);
 }
 
-bool quant_dense_offset(const int64_t *wq, int64_t k, int64_t m, int64_t z, const double *b,
-                        double acc_scale, int64_t *c) {
+bool quant_dense_offset(const int64_t *wq, int64_t k, int64_t m, int64_t z, const int64_t *zk,
+                        const double *b, double acc_scale, int64_t *c) {
     bool any = false;
     for (int64_t j = 0; j < m; j++) {
-        int64_t colsum = 0;
-        for (int64_t i = 0; i < k; i++) colsum += wq[i * m + j];
-        c[j] = -z * colsum + (b ? quant_round(b[j] / acc_scale) : 0);
+        int64_t zsum = 0;
+        for (int64_t i = 0; i < k; i++) zsum += (zk ? zk[i] : z) * wq[i * m + j];
+        c[j] = -zsum + (b ? quant_round(b[j] / acc_scale) : 0);
         any |= c[j] != 0;
     }
     return any;

@@ -36,10 +36,11 @@ double quant_dequant(int64_t q, double scale, int64_t zero_point);
 
 /* Integer offset of a quantized dense layer y = x @ W + b with x = s (q - z),
  * W = sw * Wq (Wq [K, M] row-major), so y = s sw (q @ Wq + c):
- *   c[m] = -z * sum_k Wq[k, m] + round(b[m] / (s sw))     (b may be NULL).
- * Returns false when every c[m] is 0 (no add needed). */
-bool quant_dense_offset(const int64_t *wq, int64_t k, int64_t m, int64_t z, const double *b,
-                        double acc_scale, int64_t *c);
+ *   c[m] = -sum_k z_k Wq[k, m] + round(b[m] / (s sw))     (b may be NULL),
+ * z_k = zk[k] for inputs quantized per feature (their scales folded into W
+ * beforehand, s = 1), else z. Returns false when every c[m] is 0. */
+bool quant_dense_offset(const int64_t *wq, int64_t k, int64_t m, int64_t z, const int64_t *zk,
+                        const double *b, double acc_scale, int64_t *c);
 
 /* Integer offset of a quantized conv2d (x[C,H,W] = s (q - z), zero padding
  * in the real domain): c[o, i, j] = -z * (sum of Wq[o] over the kernel

@@ -76,6 +76,12 @@ typedef struct ir_quant {
     double scale;
     int64_t zero_point;
     int bits;
+    /* Inputs quantized per feature (`calibrate "f.csv" per_feature`): one
+     * scale and zero point per index of the last axis (nfeat of them);
+     * scale/zero_point are then unused. 0: per tensor. */
+    int64_t nfeat;
+    const double *scales;
+    const int64_t *zero_points;
 } ir_quant;
 
 typedef struct ir_func ir_func;

@@ -93,7 +93,17 @@ static void print_attrs(FILE *out, ir_module *m, const ir_op *op) {
         if (op->quant.present || op->post != IR_POST_NONE) {
             fputs(" {", out);
             const char *sep = "";
-            if (op->quant.present) {
+            if (op->quant.present && op->quant.nfeat) {
+                fputs("scales = [", out);
+                for (int64_t i = 0; i < op->quant.nfeat; i++)
+                    fprintf(out, "%s%.9g", i ? ", " : "", op->quant.scales[i]);
+                fputs("], zero_points = [", out);
+                for (int64_t i = 0; i < op->quant.nfeat; i++)
+                    fprintf(out, "%s%" PRId64, i ? ", " : "", op->quant.zero_points[i]);
+                fputc(']', out);
+                if (op->quant.bits) fprintf(out, ", bits = %d", op->quant.bits);
+                sep = ", ";
+            } else if (op->quant.present) {
                 fprintf(out, "scale = %.9g, zero_point = %" PRId64, op->quant.scale,
                         op->quant.zero_point);
                 if (op->quant.bits) fprintf(out, ", bits = %d", op->quant.bits);

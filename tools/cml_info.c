@@ -41,7 +41,14 @@ static void text_tensor(FILE *f, const cml_tensor_spec *t, bool input) {
     fprintf(f, ", %s, %u-bit %s encoding, range [%" PRId64 ", %" PRId64 "]\n",
             t->encrypted ? "encrypted" : "clear", t->encoding_bits,
             t->is_signed ? "signed" : "unsigned", t->lo, t->hi);
-    if (t->has_quant) {
+    if (t->has_quant && t->quant_features) {
+        fprintf(f, "    quantization: per feature, %u bits (q = clamp(round(x / scale[f]) + "
+                "zero_point[f], 0, %" PRId64 ")), f = 0..%" PRId64 ":\n",
+                t->quant_bits, (INT64_C(1) << t->quant_bits) - 1, t->quant_features - 1);
+        for (int64_t i = 0; i < t->quant_features; i++)
+            fprintf(f, "      scale %.9g, zero point %" PRId64 "\n", t->scales[i],
+                    t->zero_points[i]);
+    } else if (t->has_quant) {
         fprintf(f, "    quantization: scale %.9g, zero point %" PRId64, t->scale, t->zero_point);
         if (input)
             fprintf(f, ", %u bits (q = clamp(round(x / scale) + zero_point, 0, %" PRId64 "))\n",
@@ -108,7 +115,17 @@ static void json_tensor(FILE *f, const cml_tensor_spec *t, bool input, bool mode
     if (input) fprintf(f, ", \"encrypted\": %s", t->encrypted ? "true" : "false");
     fprintf(f, ", \"encoding_bits\": %u, \"signed\": %s, \"range\": [%" PRId64 ", %" PRId64 "]",
             t->encoding_bits, t->is_signed ? "true" : "false", t->lo, t->hi);
-    if (t->has_quant) {
+    if (t->has_quant && t->quant_features) {
+        fputs(", \"quant\": {\"scales\": [", f);
+        for (int64_t i = 0; i < t->quant_features; i++) {
+            if (i) fputs(", ", f);
+            json_real(f, t->scales[i]);
+        }
+        fputs("], \"zero_points\": [", f);
+        for (int64_t i = 0; i < t->quant_features; i++)
+            fprintf(f, "%s%" PRId64, i ? ", " : "", t->zero_points[i]);
+        fprintf(f, "], \"bits\": %u}", t->quant_bits);
+    } else if (t->has_quant) {
         fputs(", \"quant\": {\"scale\": ", f);
         json_real(f, t->scale);
         fprintf(f, ", \"zero_point\": %" PRId64, t->zero_point);

@@ -42,7 +42,10 @@ static bool row_to_inputs(const csv_table *t, int64_t r, const ir_op **ins, int 
         for (int64_t i = 0; i < x->count; i++, col++) {
             double v = t->values[r * t->cols + col];
             if (in->quant.present) {
-                x->i[i] = quant_value(v, in->quant.scale, in->quant.zero_point, in->quant.bits);
+                const ir_quant *q = &in->quant;
+                int64_t f = q->nfeat ? i % q->nfeat : 0;
+                x->i[i] = quant_value(v, q->nfeat ? q->scales[f] : q->scale,
+                                      q->nfeat ? q->zero_points[f] : q->zero_point, q->bits);
             } else if (x->is_float) {
                 x->f[i] = v;
             } else {

@@ -187,8 +187,11 @@ cml_status cml_quantize_input(const cml_circuit *c, size_t k, const double *x, i
                          t ? "NULL argument" : "no such input");
     for (int64_t i = 0; i < t->count; i++) {
         if (t->has_quant) {
-            int64_t v = quant_round(x[i] / t->scale), qmax = (INT64_C(1) << t->quant_bits) - 1;
-            if (__builtin_add_overflow(v, t->zero_point, &v)) v = t->zero_point < 0 ? 0 : qmax;
+            int64_t f = t->quant_features ? i % t->quant_features : 0;
+            double scale = t->quant_features ? t->scales[f] : t->scale;
+            int64_t zp = t->quant_features ? t->zero_points[f] : t->zero_point;
+            int64_t v = quant_round(x[i] / scale), qmax = (INT64_C(1) << t->quant_bits) - 1;
+            if (__builtin_add_overflow(v, zp, &v)) v = zp < 0 ? 0 : qmax;
             q[i] = v < 0 ? 0 : v > qmax ? qmax : v;
             continue;
         }

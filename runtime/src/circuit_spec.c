@@ -235,21 +235,66 @@ static cml_status read_range(const parser *p, const yaml_node_t *n, const char *
     return CML_OK;
 }
 
+/* A list of `count` reals (want_int: integers) at n. */
+static cml_status read_list(const parser *p, yaml_node_t *n, const char *where, int64_t count,
+                            double *reals, int64_t *ints) {
+    if (n->type != YAML_SEQUENCE_NODE) return bad(p, n, where, "expected a list");
+    if ((int64_t)seq_len(n) != count)
+        return bad(p, n, where, "expected %" PRId64 " values (one per feature), got %zu", count,
+                   seq_len(n));
+    for (int64_t i = 0; i < count; i++) {
+        char w[WHERE_MAX];
+        snprintf(w, sizeof w, "%s[%" PRId64 "]", where, i);
+        yaml_node_t *e = seq_item(p, n, (size_t)i);
+        if (!e) return bad(p, n, w, "missing");
+        cml_status st = reals ? get_real(p, e, w, &reals[i])
+                              : get_int(p, e, w, INT64_MIN, INT64_MAX, &ints[i]);
+        if (st != CML_OK) return st;
+        if (reals && (!(reals[i] > 0) || !isfinite(reals[i])))
+            return bad(p, e, w, "%g is not a positive finite scale", reals[i]);
+    }
+    return CML_OK;
+}
+
+/* quant: {scale, zero_point[, bits]}, or for inputs one per feature (the
+ * last axis): {scales: [...], zero_points: [...], bits}. */
 static cml_status read_quant(const parser *p, yaml_node_t *n, const char *where, bool input,
                              cml_tensor_spec *t) {
-    field f[] = {{"scale", true, true, NULL},
-                 {"zero_point", true, true, NULL},
-                 {"bits", input, input, NULL}};
+    field f[] = {{"scale", true, false, NULL},
+                 {"zero_point", true, false, NULL},
+                 {"bits", input, input, NULL},
+                 {"scales", input, false, NULL},
+                 {"zero_points", input, false, NULL}};
     size_t nf = sizeof f / sizeof f[0];
     char w[WHERE_MAX];
     cml_status st = read_map(p, n, where, f, nf);
     if (st != CML_OK) return st;
-    join(w, where, "scale");
-    if ((st = get_real(p, f[0].node, w, &t->scale)) != CML_OK) return st;
-    if (!(t->scale > 0) || !isfinite(t->scale))
-        return bad(p, f[0].node, w, "%g is not a positive finite scale", t->scale);
-    join(w, where, "zero_point");
-    if ((st = get_int(p, f[1].node, w, INT64_MIN, INT64_MAX, &t->zero_point)) != CML_OK) return st;
+    bool per = f[3].node || f[4].node;
+    if (per && (f[0].node || f[1].node))
+        return bad(p, n, where, "either scale and zero_point or scales and zero_points");
+    for (size_t i = per ? 3 : 0; i < (per ? 5u : 2u); i++)
+        if (!f[i].node) return bad(p, n, where, "missing key '%s'", f[i].key);
+    if (per) {
+        int64_t nfeat = t->rank ? t->dims[t->rank - 1] : 1;
+        double *sc = calloc((size_t)nfeat, sizeof *sc);
+        int64_t *zp = calloc((size_t)nfeat, sizeof *zp);
+        t->scales = sc; /* owned from here on: cml_spec_free frees them */
+        t->zero_points = zp;
+        if (!sc || !zp) return nomem(p);
+        t->quant_features = nfeat;
+        join(w, where, "scales");
+        if ((st = read_list(p, f[3].node, w, nfeat, sc, NULL)) != CML_OK) return st;
+        join(w, where, "zero_points");
+        if ((st = read_list(p, f[4].node, w, nfeat, NULL, zp)) != CML_OK) return st;
+    } else {
+        join(w, where, "scale");
+        if ((st = get_real(p, f[0].node, w, &t->scale)) != CML_OK) return st;
+        if (!(t->scale > 0) || !isfinite(t->scale))
+            return bad(p, f[0].node, w, "%g is not a positive finite scale", t->scale);
+        join(w, where, "zero_point");
+        if ((st = get_int(p, f[1].node, w, INT64_MIN, INT64_MAX, &t->zero_point)) != CML_OK)
+            return st;
+    }
     if (input) {
         join(w, where, "bits");
         if ((st = get_u32(p, f[2].node, w, 1, 62, &t->quant_bits)) != CML_OK) return st;
@@ -482,7 +527,11 @@ cml_status cml_spec_parse(const char *yaml, size_t len, const char *origin, cml_
 
 void cml_spec_free(cml_spec *s) {
     if (!s) return;
-    for (size_t i = 0; s->inputs && i < s->ninputs; i++) free((char *)s->inputs[i].name);
+    for (size_t i = 0; s->inputs && i < s->ninputs; i++) {
+        free((char *)s->inputs[i].name);
+        free((double *)s->inputs[i].scales);
+        free((int64_t *)s->inputs[i].zero_points);
+    }
     for (size_t i = 0; s->outputs && i < s->noutputs; i++) free((char *)s->outputs[i].name);
     free(s->inputs);
     free(s->outputs);

@@ -84,12 +84,30 @@ static void test_dense_offset(void) {
     const int64_t wq[] = {4, -2, 7, 2, 4, -4, -5, 4, 2, 1, -1, 2};
     const double b[] = {0.5, -0.5, 0};
     int64_t c[3];
-    CU_ASSERT_TRUE(quant_dense_offset(wq, 4, 3, 8, b, 0.4 / 7, c));
+    CU_ASSERT_TRUE(quant_dense_offset(wq, 4, 3, 8, NULL, b, 0.4 / 7, c));
     CU_ASSERT_EQUAL(c[0], -7);
     CU_ASSERT_EQUAL(c[1], -49);
     CU_ASSERT_EQUAL(c[2], -56);
     /* zero point 0, no bias: nothing to add */
-    CU_ASSERT_FALSE(quant_dense_offset(wq, 4, 3, 0, NULL, 1.0, c));
+    CU_ASSERT_FALSE(quant_dense_offset(wq, 4, 3, 0, NULL, NULL, 1.0, c));
+    /* per-feature zero points z = [1, 0, 2, 3]: c[m] = -sum_k z_k Wq[k, m]
+     * = -[4 - 10 + 3, -2 + 8 - 3, 7 + 4 + 6] = [3, -3, -17] (the scalar z
+     * is ignored) */
+    const int64_t zk[] = {1, 0, 2, 3};
+    CU_ASSERT_TRUE(quant_dense_offset(wq, 4, 3, 99, zk, NULL, 1.0, c));
+    CU_ASSERT_EQUAL(c[0], 3);
+    CU_ASSERT_EQUAL(c[1], -3);
+    CU_ASSERT_EQUAL(c[2], -17);
+}
+
+static void test_threshold(void) {
+    /* scale 0.2, zero point 5: q = 7 is 0.4, q = 8 is 0.6 */
+    CU_ASSERT_EQUAL(quant_threshold(0.5, 0.2, 5, 4), 7);  /* 0.4 <= 0.5 < 0.6 */
+    CU_ASSERT_EQUAL(quant_threshold(0.4, 0.2, 5, 4), 7);  /* on a grid point: kept */
+    CU_ASSERT_EQUAL(quant_threshold(0.3999999, 0.2, 5, 4), 6);
+    CU_ASSERT_EQUAL(quant_threshold(-1.1, 0.2, 5, 4), -1); /* below q = 0 (-1.0): never left */
+    CU_ASSERT_EQUAL(quant_threshold(1e300, 0.2, 5, 4), 16); /* always left */
+    CU_ASSERT_EQUAL(quant_threshold(-1e300, 0.2, 5, 4), -1);
 }
 
 static void test_conv_offset_and_pool(void) {
@@ -128,6 +146,7 @@ CU_TestInfo cml_tests_quantize[] = {
     {"symmetric", test_symmetric},
     {"value", test_value},
     {"dense_offset", test_dense_offset},
+    {"threshold", test_threshold},
     {"conv_offset_and_pool", test_conv_offset_and_pool},
     CU_TEST_INFO_NULL,
 };

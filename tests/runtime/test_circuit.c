@@ -107,6 +107,15 @@ static void test_parse_valid(void) {
     CU_ASSERT_EQUAL(s.stats.log2_p_error_circuit, -35.5);
     cml_spec_free(&s);
     cml_spec_free(&s); /* emptied: harmless twice */
+    /* the same input quantized per feature */
+    const char *pf = mutate("scale: 0.5, zero_point: 1,",
+                            "scales: [0.5, 0.25, 2, 1e-3], zero_points: [1, 0, 3, 15],");
+    CU_ASSERT_EQUAL_FATAL(cml_spec_parse(pf, strlen(pf), "pf.yaml", &s), CML_OK);
+    x = &s.inputs[0];
+    CU_ASSERT(x->has_quant && x->quant_features == 4 && x->quant_bits == 4);
+    CU_ASSERT(x->scales[1] == 0.25 && x->scales[3] == 1e-3);
+    CU_ASSERT(x->zero_points[0] == 1 && x->zero_points[2] == 3 && x->zero_points[3] == 15);
+    cml_spec_free(&s);
 
     /* optional parts: no params, no log2 figures, no quant, scalars,
      * plain names, clear inputs, post none, no inputs at all */
@@ -183,6 +192,18 @@ static void test_parse_errors(void) {
         {"scale: 0.5", "scale: \"0.5\"", "quant.scale: expected a number"},
         {"scale: 0.5", "scale: inf", "expected a number, got 'inf'"},
         {"bits: 4}", "bits: 0}", "inputs[0].quant.bits: 0 is out of range"},
+        /* per-feature quantization (inputs only, one entry per last-axis index) */
+        {"scale: 0.5, zero_point: 1,", "scales: [0.5, 0.5, 0.5], zero_points: [1, 1, 1, 1],",
+         "inputs[0].quant.scales: expected 4 values (one per feature), got 3"},
+        {"scale: 0.5, zero_point: 1,", "scales: [0.5, -1, 0.5, 0.5], zero_points: [1, 1, 1, 1],",
+         "inputs[0].quant.scales[1]: -1 is not a positive finite scale"},
+        {"scale: 0.5, zero_point: 1,", "scales: [0.5, 1, 0.5, 0.5], zero_points: [1, 1.5, 1, 1],",
+         "inputs[0].quant.zero_points[1]: expected an integer"},
+        {"scale: 0.5, zero_point: 1,", "scale: 0.5, scales: [0.5, 1, 0.5, 0.5], zero_point: 1,",
+         "inputs[0].quant: either scale and zero_point or scales and zero_points"},
+        {"scale: 0.5, zero_point: 1,", "scales: [0.5, 1, 0.5, 0.5],",
+         "inputs[0].quant: missing key 'zero_points'"},
+        {"zero_point: 0}", "zero_point: 0, scales: [1]}", "outputs[0].quant: unknown key 'scales'"},
         /* params and stats */
         {"polynomial_size: 32768", "polynomial_size: 32769", "fingerprint: 0x7d6715d509f65cf5 does not match"},
         {"fingerprint: \"0x7d6715d509f65cf5\"", "fingerprint: \"7d67\"", "expected \"0x\" and 16 hex"},

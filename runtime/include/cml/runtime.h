@@ -54,8 +54,11 @@ typedef struct cml_tensor_spec {
     int encrypted;                     /* inputs: 0 for a clear input; outputs: always 1 */
     int64_t lo, hi;                    /* the values it holds (inputs: may send) */
     int has_quant;                     /* models: real = scale * (q - zero_point) */
-    double scale;                      /* > 0, finite */
+    double scale;                      /* > 0, finite (0 when quant_features > 0) */
     int64_t zero_point;
+    int64_t quant_features;            /* inputs: 0, or F: one scale and zero point per */
+    const double *scales;              /*   feature, the last axis (F = dims[rank - 1]): */
+    const int64_t *zero_points;        /*   element i uses scales[i % F], zero_points[i % F] */
     uint32_t quant_bits;               /* inputs: q = clamp(round(x/scale) + zp, 0, 2^bits - 1); outputs: 0 */
     cml_post post;                     /* outputs of models; CML_POST_NONE otherwise */
 } cml_tensor_spec;
@@ -106,7 +109,7 @@ cml_status cml_circuit_simulate(const cml_circuit *c, const int64_t *const *in,
                                 int64_t *const *out);
 
 /* Input k from reals: q = clamp(round(x/scale) + zero_point, 0, 2^bits - 1)
- * for a quantized input; otherwise x must hold integers within the input's
+ * for a quantized input (per feature: that feature's scale and zero point); otherwise x must hold integers within the input's
  * range (CML_ERR_ARG naming the element if not). count values each. */
 cml_status cml_quantize_input(const cml_circuit *c, size_t k, const double *x, int64_t *q);
 /* Output k to reals: y = scale * (q - zero_point), or y = q without quant. */
