@@ -77,7 +77,18 @@ static void put_tensor(FILE *f, const ir_module *m, const ir_op *io, const ir_op
             v->type.is_signed ? "true" : "false");
     value_range(v, &lo, &hi);
     fprintf(f, "    range: [%" PRId64 ", %" PRId64 "]\n", lo, hi);
-    if (io->quant.present && io->quant.nfeat) {
+    if (io->quant.present && io->quant.edges) {
+        fputs("    quant: {edges: [", f);
+        for (int64_t i = 0; i < io->quant.nfeat; i++) {
+            fputs(i ? ", [" : "[", f);
+            for (int64_t k = io->quant.edge_at[i]; k < io->quant.edge_at[i + 1]; k++) {
+                if (k > io->quant.edge_at[i]) fputs(", ", f);
+                put_real(f, io->quant.edges[k]);
+            }
+            fputc(']', f);
+        }
+        fprintf(f, "], bits: %d}\n", io->quant.bits);
+    } else if (io->quant.present && io->quant.nfeat) {
         fputs("    quant: {scales: [", f);
         for (int64_t i = 0; i < io->quant.nfeat; i++) {
             if (i) fputs(", ", f);

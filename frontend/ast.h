@@ -142,6 +142,7 @@ typedef struct ast_stmt {
     double range_lo, range_hi;
     const char *calibrate; /* file path, relative to the .cml file's directory */
     bool per_feature;      /* calibrate ... per_feature: one scale per last-axis index */
+    bool tree_bins;        /* calibrate ... tree_bins: bins between the trees' split points */
     /* QUANTIZE */
     int nsettings;
     ast_qsetting *settings;

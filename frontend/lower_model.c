@@ -50,6 +50,8 @@ typedef struct mval {
     int64_t nfeat;  /* Q of a per_feature input: scale/zp per last-axis index */
     const double *fscale;
     const int64_t *fzp;
+    const int64_t *edge_at; /* Q of a tree_bins input (nfeat features): bin edges */
+    const double *edges;
     int bind;       /* pass 2: 1 + index of the binding it was read from, 0 if none */
 } mval;
 
@@ -81,6 +83,15 @@ typedef struct minput {
     int64_t nfeat;     /* per_feature: ranges and quantization per last-axis index */
     double *f_lo, *f_hi, *f_scale;
     int64_t *f_zp;
+    /* tree_bins: the (feature, threshold) of every split reading the input,
+     * collected in pass 1; then per feature the sorted distinct thresholds
+     * (edges[edge_at[f] .. edge_at[f + 1])) and the bits their bins need */
+    int64_t *split_f;
+    double *split_t;
+    int64_t nsplit, capsplit;
+    int64_t *edge_at;
+    double *edges;
+    int bin_bits;
 } minput;
 
 typedef struct ml {
@@ -175,6 +186,11 @@ static ir_op *b2(ml *c, ir_opcode code, diag_loc loc, ir_op *x, ir_op *y) {
 /* Dequantizes v into an encrypted real chain: [round] tofloat, - zp, * scale. */
 static bool to_real(ml *c, mval *v, diag_loc loc) {
     if (v->st == MS_REAL) return true;
+    if (v->edges) {
+        diag_error(c->d, loc, "a 'tree_bins' input holds bin numbers, not values on a scale: it "
+                              "can only feed 'tree_ensemble'");
+        return false;
+    }
     ir_op *x = v->op;
     if (v->st == MS_ACC && c->bits_acc) x = ir_build_round(c->f, c->d, loc, x, c->bits_acc, -1);
     x = x ? b1(c, IR_TOFLOAT, loc, x) : NULL;
@@ -254,8 +270,12 @@ static bool ensure_q(ml *c, mval *v, diag_loc loc) {
  * need one scale per tensor. */
 static bool need_uniform(ml *c, diag_loc loc, const char *what, const mval *v) {
     if (c->pass != 2 || !v->nfeat) return true;
-    diag_error(c->d, loc, "%s needs one quantization scale per tensor; a 'per_feature' input "
-                          "can only feed 'dense', 'tree_ensemble' or an activation", what);
+    if (v->edges)
+        diag_error(c->d, loc, "%s needs values on a scale; a 'tree_bins' input holds bin "
+                              "numbers and can only feed 'tree_ensemble'", what);
+    else
+        diag_error(c->d, loc, "%s needs one quantization scale per tensor; a 'per_feature' input "
+                              "can only feed 'dense', 'tree_ensemble' or an activation", what);
     return false;
 }
 
@@ -353,6 +373,8 @@ static bool layer_dense(ml *c, const ast_expr *e, mval *x, const ast_expr *we, c
     int64_t *off = arena_array(&c->tmp, (size_t)m, sizeof *off);
     if (!wq || !off) return oom(c, e->loc);
     double sw, acc_scale;
+    if (!need_uniform(c, e->loc, "'dense'", &(mval){.nfeat = x->edges ? 1 : 0, .edges = x->edges}))
+        return false;
     if (x->nfeat) { /* x_k = s_k (q_k - z_k): fold s_k into row k of W */
         if (x->nfeat != k) {
             diag_error(c->d, e->loc, "internal: per-feature input of %" PRId64 " features "
@@ -545,6 +567,73 @@ static bool tree_args(ml *c, const ast_expr *e, int64_t k, mval *const a[4]) {
     return true;
 }
 
+/* Pass 1: the splits of a tree_ensemble reading tree_bins input `index`. */
+static bool collect_splits(ml *c, diag_loc loc, int index, mval *const a[4]) {
+    minput *in = &c->inputs[index];
+    int64_t n = a[0]->lit.dims[0];
+    if (in->nsplit + n > in->capsplit) {
+        int64_t cap = (in->nsplit + n) * 2;
+        int64_t *f = arena_array(&c->tmp, (size_t)cap, sizeof *f);
+        double *t = arena_array(&c->tmp, (size_t)cap, sizeof *t);
+        if (!f || !t) return oom(c, loc);
+        if (in->nsplit) {
+            memcpy(f, in->split_f, (size_t)in->nsplit * sizeof *f);
+            memcpy(t, in->split_t, (size_t)in->nsplit * sizeof *t);
+        }
+        in->split_f = f;
+        in->split_t = t;
+        in->capsplit = cap;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        in->split_f[in->nsplit] = (int64_t)a[0]->lit.fv[i];
+        in->split_t[in->nsplit++] = a[1]->lit.fv[i];
+    }
+    return true;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* After pass 1: the bin edges of every tree_bins input, per feature the
+ * sorted distinct thresholds of the splits on it; a feature with m edges
+ * has bins 0..m, so the input needs bits for max m. */
+static bool build_bins(ml *c) {
+    for (int i = 0; i < c->ninputs; i++) {
+        minput *in = &c->inputs[i];
+        if (!in->s->tree_bins) continue;
+        const ast_type *t = &in->s->type;
+        if (t->rank != 1) {
+            diag_error(c->d, in->s->loc, "a 'tree_bins' input must be a vector (it feeds "
+                                         "'tree_ensemble'), got %d dimensions", t->rank);
+            return false;
+        }
+        in->nfeat = t->dims[0];
+        in->edge_at = arena_array(c->a, (size_t)in->nfeat + 1, sizeof *in->edge_at);
+        in->edges = arena_array(c->a, (size_t)(in->nsplit ? in->nsplit : 1), sizeof *in->edges);
+        if (!in->edge_at || !in->edges) return oom(c, in->s->loc);
+        int64_t at = 0, widest = 0;
+        for (int64_t f = 0; f < in->nfeat; f++) {
+            in->edge_at[f] = at;
+            for (int64_t k = 0; k < in->nsplit; k++)
+                if (in->split_f[k] == f) in->edges[at++] = in->split_t[k];
+            int64_t m = at - in->edge_at[f];
+            qsort(in->edges + in->edge_at[f], (size_t)m, sizeof *in->edges, cmp_double);
+            int64_t u = 0; /* distinct */
+            for (int64_t k = 0; k < m; k++)
+                if (u == 0 || in->edges[in->edge_at[f] + k] != in->edges[in->edge_at[f] + u - 1])
+                    in->edges[in->edge_at[f] + u++] = in->edges[in->edge_at[f] + k];
+            at = in->edge_at[f] + u;
+            if (u > widest) widest = u;
+        }
+        in->edge_at[in->nfeat] = at;
+        in->bin_bits = 1;
+        while ((INT64_C(1) << in->bin_bits) <= widest) in->bin_bits++;
+    }
+    return true;
+}
+
 static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mval *out) {
     const ir_type *xt = c->pass == 1 ? &x->real->type : &x->op->type;
     if (xt->rank != 1) {
@@ -564,6 +653,9 @@ static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mva
     for (int64_t j = 0; j < l; j++)
         for (int64_t i = 0; i < n; i++) left[j] += a[2]->lit.fv[i * l + j] == 1;
     diag_loc loc = e->loc;
+    if (c->pass == 1 && x->real->code == IR_INPUT &&
+        c->inputs[x->real->index].s->tree_bins && !collect_splits(c, loc, x->real->index, a))
+        return false;
     if (c->pass == 1) {
         ir_op *y = ir_build_const_float(c->f, loc, 2, sd, sel);
         if (y) y = b2(c, IR_MATMUL, loc, x->real, y);
@@ -586,8 +678,13 @@ static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mva
     for (int64_t i = 0; i < k * n; i++) seli[i] = (int64_t)sel[i];
     for (int64_t i = 0; i < n; i++) {
         int64_t f = (int64_t)a[0]->lit.fv[i];
-        tq[i] = x->nfeat ? quant_threshold(a[1]->lit.fv[i], x->fscale[f], x->fzp[f], 16)
-                         : quant_threshold(a[1]->lit.fv[i], x->scale, x->zp, 16);
+        if (x->edges) /* the bin numbers below the split: an exact comparison */
+            tq[i] = quant_bin(a[1]->lit.fv[i], x->edges + x->edge_at[f],
+                              x->edge_at[f + 1] - x->edge_at[f]);
+        else if (x->nfeat)
+            tq[i] = quant_threshold(a[1]->lit.fv[i], x->fscale[f], x->fzp[f], 16);
+        else
+            tq[i] = quant_threshold(a[1]->lit.fv[i], x->scale, x->zp, 16);
     }
     for (int64_t i = 0; i < n * l; i++) pi[i] = (int64_t)a[2]->lit.fv[i];
     for (int64_t j = 0; j < l; j++) li[j] = (int64_t)left[j];
@@ -930,14 +1027,14 @@ static bool decl_input(ml *c, const ast_stmt *s, int index) {
         ty.bits = 64;
     } else {
         ty.enc = true;
-        ty.bits = c->bits_in;
+        ty.bits = s->tree_bins ? in->bin_bits : c->bits_in;
     }
     ir_op *op = ir_build_input(c->f, s->name_loc, s->name, index, ty);
     if (!op) return oom(c, s->loc);
     mval v = {.real = op};
     if (c->pass == 2) {
-        op->quant = (ir_quant){true, in->q_scale, in->q_zp, op->type.bits, in->nfeat, in->f_scale,
-                               in->f_zp};
+        op->quant = (ir_quant){true,      in->q_scale, in->q_zp,    op->type.bits, in->nfeat,
+                               in->f_scale, in->f_zp, in->edge_at, in->edges};
         v.real = NULL; /* an input is quantized already: it needs no calibration stats */
         v.op = op;
         v.st = MS_Q;
@@ -946,6 +1043,8 @@ static bool decl_input(ml *c, const ast_stmt *s, int index) {
         v.nfeat = in->nfeat;
         v.fscale = in->f_scale;
         v.fzp = in->f_zp;
+        v.edge_at = in->edge_at;
+        v.edges = in->edges;
     }
     return bind(c, s->name, &v, true, s->name_loc);
 }
@@ -1260,7 +1359,7 @@ ir_module *lower_model(arena *a, diag_ctx *d, const ast_unit *u, const char *bas
     }
     c.pass = 1;
     c.f = c.rm->main;
-    if (!run_pass(&c) || !calibrate(&c)) goto done;
+    if (!run_pass(&c) || !calibrate(&c) || !build_bins(&c)) goto done;
     c.m = ir_module_new(a, IR_UNIT_MODEL, u->name);
     if (!c.m) {
         oom(&c, u->loc);

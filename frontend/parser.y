@@ -20,7 +20,7 @@
  *            | "const" IDENT [ ":" type ] "=" expr ";"
  *            | "return" expr { "," expr } ";"
  *            | "input" IDENT ":" type ( "range" "[" num "," num "]"
- *                                     | "calibrate" STRING [ "per_feature" ] ) ";"  (model)
+ *                                     | "calibrate" STRING [ "per_feature" | "tree_bins" ] ) ";"
  *            | "quantize" IDENT INT { "," IDENT INT } ";"             (model)
  *            | "param" IDENT ":" type "=" expr ";" ;                  (model)
  *   num      = [ "-" ] ( INT | FLOAT ) ;
@@ -287,9 +287,9 @@ stmt:
         $$->calibrate = $6;
     }
   | input_kw TOK_IDENT ':' type TOK_CALIBRATE TOK_STRING TOK_IDENT ';' {
-        if (strcmp($7, "per_feature") != 0) {
-            parse_error(p, L(p, @7), "expected ';' or 'per_feature' after the calibration "
-                        "file, got '%s'", $7);
+        if (strcmp($7, "per_feature") != 0 && strcmp($7, "tree_bins") != 0) {
+            parse_error(p, L(p, @7), "expected ';', 'per_feature' or 'tree_bins' after the "
+                        "calibration file, got '%s'", $7);
             YYABORT;
         }
         NEED($$ = new_stmt(p, AST_INPUT, @1), @1);
@@ -298,7 +298,8 @@ stmt:
         $$->has_type = true;
         $$->type = *$4;
         $$->calibrate = $6;
-        $$->per_feature = true;
+        $$->per_feature = strcmp($7, "per_feature") == 0;
+        $$->tree_bins = !$$->per_feature;
     }
   | quantize_kw qsettings ';' {
         NEED($$ = new_stmt(p, AST_QUANTIZE, @1), @1);

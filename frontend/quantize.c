@@ -122,3 +122,13 @@ int64_t quant_threshold(double t, double scale, int64_t zero_point, int bits) {
     if (!(q >= -1)) return -1; /* also NaN */
     return q > hi ? (int64_t)hi : (int64_t)q;
 }
+
+int64_t quant_bin(double x, const double *edges, int64_t n) {
+    int64_t lo = 0, hi = n; /* first edge >= x */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (edges[mid] < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}

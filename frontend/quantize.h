@@ -62,6 +62,11 @@ void quant_pool_counts(int64_t h, int64_t w, const int kernel[2], const int stri
  * keeps it), clamped to [-1, 2^bits] (always false / always true). */
 int64_t quant_threshold(double t, double scale, int64_t zero_point, int bits);
 
+/* Tree-bin quantization (`tree_bins`): the number of edges (sorted
+ * ascending, n of them) strictly below x, so that x <= edges[j] iff the
+ * result is <= j. */
+int64_t quant_bin(double x, const double *edges, int64_t n);
+
 /* Output size of a window op along one dimension. */
 int64_t quant_window_out(int64_t in, int k, int stride, int pad);
 

@@ -82,6 +82,11 @@ typedef struct ir_quant {
     int64_t nfeat;
     const double *scales;
     const int64_t *zero_points;
+    /* Inputs binned by their trees' split points (`tree_bins`): feature f's
+     * sorted thresholds are edges[edge_at[f] .. edge_at[f + 1]), and
+     * q = #{edges of f below x}; scales/zero_points are NULL. */
+    const int64_t *edge_at;
+    const double *edges;
 } ir_quant;
 
 typedef struct ir_func ir_func;

@@ -93,7 +93,18 @@ static void print_attrs(FILE *out, ir_module *m, const ir_op *op) {
         if (op->quant.present || op->post != IR_POST_NONE) {
             fputs(" {", out);
             const char *sep = "";
-            if (op->quant.present && op->quant.nfeat) {
+            if (op->quant.present && op->quant.edges) {
+                fputs("edges = [", out);
+                for (int64_t f = 0; f < op->quant.nfeat; f++) {
+                    fputs(f ? ", [" : "[", out);
+                    for (int64_t k = op->quant.edge_at[f]; k < op->quant.edge_at[f + 1]; k++)
+                        fprintf(out, "%s%.9g", k > op->quant.edge_at[f] ? ", " : "",
+                                op->quant.edges[k]);
+                    fputc(']', out);
+                }
+                fprintf(out, "], bits = %d", op->quant.bits);
+                sep = ", ";
+            } else if (op->quant.present && op->quant.nfeat) {
                 fputs("scales = [", out);
                 for (int64_t i = 0; i < op->quant.nfeat; i++)
                     fprintf(out, "%s%.9g", i ? ", " : "", op->quant.scales[i]);

@@ -41,7 +41,16 @@ static void text_tensor(FILE *f, const cml_tensor_spec *t, bool input) {
     fprintf(f, ", %s, %u-bit %s encoding, range [%" PRId64 ", %" PRId64 "]\n",
             t->encrypted ? "encrypted" : "clear", t->encoding_bits,
             t->is_signed ? "signed" : "unsigned", t->lo, t->hi);
-    if (t->has_quant && t->quant_features) {
+    if (t->has_quant && t->edges) {
+        fprintf(f, "    quantization: tree bins, %u bits (q = the number of a feature's split "
+                "points below x), f = 0..%" PRId64 ":\n", t->quant_bits, t->quant_features - 1);
+        for (int64_t i = 0; i < t->quant_features; i++) {
+            fputs("      [", f);
+            for (int64_t k = t->edge_at[i]; k < t->edge_at[i + 1]; k++)
+                fprintf(f, "%s%.9g", k > t->edge_at[i] ? ", " : "", t->edges[k]);
+            fputs("]\n", f);
+        }
+    } else if (t->has_quant && t->quant_features) {
         fprintf(f, "    quantization: per feature, %u bits (q = clamp(round(x / scale[f]) + "
                 "zero_point[f], 0, %" PRId64 ")), f = 0..%" PRId64 ":\n",
                 t->quant_bits, (INT64_C(1) << t->quant_bits) - 1, t->quant_features - 1);
@@ -115,7 +124,18 @@ static void json_tensor(FILE *f, const cml_tensor_spec *t, bool input, bool mode
     if (input) fprintf(f, ", \"encrypted\": %s", t->encrypted ? "true" : "false");
     fprintf(f, ", \"encoding_bits\": %u, \"signed\": %s, \"range\": [%" PRId64 ", %" PRId64 "]",
             t->encoding_bits, t->is_signed ? "true" : "false", t->lo, t->hi);
-    if (t->has_quant && t->quant_features) {
+    if (t->has_quant && t->edges) {
+        fputs(", \"quant\": {\"edges\": [", f);
+        for (int64_t i = 0; i < t->quant_features; i++) {
+            fputs(i ? ", [" : "[", f);
+            for (int64_t k = t->edge_at[i]; k < t->edge_at[i + 1]; k++) {
+                if (k > t->edge_at[i]) fputs(", ", f);
+                json_real(f, t->edges[k]);
+            }
+            fputc(']', f);
+        }
+        fprintf(f, "], \"bits\": %u}", t->quant_bits);
+    } else if (t->has_quant && t->quant_features) {
         fputs(", \"quant\": {\"scales\": [", f);
         for (int64_t i = 0; i < t->quant_features; i++) {
             if (i) fputs(", ", f);

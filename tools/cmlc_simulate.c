@@ -44,8 +44,12 @@ static bool row_to_inputs(const csv_table *t, int64_t r, const ir_op **ins, int 
             if (in->quant.present) {
                 const ir_quant *q = &in->quant;
                 int64_t f = q->nfeat ? i % q->nfeat : 0;
-                x->i[i] = quant_value(v, q->nfeat ? q->scales[f] : q->scale,
-                                      q->nfeat ? q->zero_points[f] : q->zero_point, q->bits);
+                if (q->edges)
+                    x->i[i] = quant_bin(v, q->edges + q->edge_at[f],
+                                        q->edge_at[f + 1] - q->edge_at[f]);
+                else
+                    x->i[i] = quant_value(v, q->nfeat ? q->scales[f] : q->scale,
+                                          q->nfeat ? q->zero_points[f] : q->zero_point, q->bits);
             } else if (x->is_float) {
                 x->f[i] = v;
             } else {

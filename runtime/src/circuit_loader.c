@@ -188,6 +188,16 @@ cml_status cml_quantize_input(const cml_circuit *c, size_t k, const double *x, i
     for (int64_t i = 0; i < t->count; i++) {
         if (t->has_quant) {
             int64_t f = t->quant_features ? i % t->quant_features : 0;
+            if (t->edges) { /* tree bins: edges below x (sorted; NaN: none) */
+                int64_t lo = t->edge_at[f], hi = t->edge_at[f + 1];
+                while (lo < hi) {
+                    int64_t mid = lo + (hi - lo) / 2;
+                    if (t->edges[mid] < x[i]) lo = mid + 1;
+                    else hi = mid;
+                }
+                q[i] = lo - t->edge_at[f];
+                continue;
+            }
             double scale = t->quant_features ? t->scales[f] : t->scale;
             int64_t zp = t->quant_features ? t->zero_points[f] : t->zero_point;
             int64_t v = quant_round(x[i] / scale), qmax = (INT64_C(1) << t->quant_bits) - 1;

@@ -256,25 +256,74 @@ static cml_status read_list(const parser *p, yaml_node_t *n, const char *where, 
     return CML_OK;
 }
 
+/* Tree bins: one list of strictly increasing finite edges per feature. */
+static cml_status read_edges(const parser *p, yaml_node_t *n, const char *where, int64_t nfeat,
+                             cml_tensor_spec *t) {
+    if (n->type != YAML_SEQUENCE_NODE) return bad(p, n, where, "expected a list");
+    if ((int64_t)seq_len(n) != nfeat)
+        return bad(p, n, where, "expected %" PRId64 " lists (one per feature), got %zu", nfeat,
+                   seq_len(n));
+    size_t total = 0;
+    for (int64_t f = 0; f < nfeat; f++) {
+        yaml_node_t *e = seq_item(p, n, (size_t)f);
+        if (!e || e->type != YAML_SEQUENCE_NODE) {
+            char w[WHERE_MAX + 48];
+            snprintf(w, sizeof w, "%s[%" PRId64 "]", where, f);
+            return bad(p, e ? e : n, w, "expected a list");
+        }
+        total += seq_len(e);
+    }
+    int64_t *at = calloc((size_t)nfeat + 1, sizeof *at);
+    double *v = calloc(total ? total : 1, sizeof *v);
+    t->edge_at = at; /* owned from here on */
+    t->edges = v;
+    if (!at || !v) return nomem(p);
+    int64_t k = 0;
+    for (int64_t f = 0; f < nfeat; f++) {
+        yaml_node_t *e = seq_item(p, n, (size_t)f);
+        at[f] = k;
+        for (size_t j = 0; j < seq_len(e); j++, k++) {
+            char w[WHERE_MAX + 48];
+            snprintf(w, sizeof w, "%s[%" PRId64 "][%zu]", where, f, j);
+            yaml_node_t *x = seq_item(p, e, j);
+            cml_status st = x ? get_real(p, x, w, &v[k]) : bad(p, e, w, "missing");
+            if (st != CML_OK) return st;
+            if (!isfinite(v[k])) return bad(p, x, w, "%g is not a finite edge", v[k]);
+            if (j > 0 && !(v[k] > v[k - 1]))
+                return bad(p, x, w, "edges must increase (%g after %g)", v[k], v[k - 1]);
+        }
+    }
+    at[nfeat] = k;
+    return CML_OK;
+}
+
 /* quant: {scale, zero_point[, bits]}, or for inputs one per feature (the
- * last axis): {scales: [...], zero_points: [...], bits}. */
+ * last axis): {scales: [...], zero_points: [...], bits}, or tree bins
+ * {edges: [[...], ...], bits}. */
 static cml_status read_quant(const parser *p, yaml_node_t *n, const char *where, bool input,
                              cml_tensor_spec *t) {
     field f[] = {{"scale", true, false, NULL},
                  {"zero_point", true, false, NULL},
                  {"bits", input, input, NULL},
                  {"scales", input, false, NULL},
-                 {"zero_points", input, false, NULL}};
+                 {"zero_points", input, false, NULL},
+                 {"edges", input, false, NULL}};
     size_t nf = sizeof f / sizeof f[0];
     char w[WHERE_MAX];
     cml_status st = read_map(p, n, where, f, nf);
     if (st != CML_OK) return st;
-    bool per = f[3].node || f[4].node;
-    if (per && (f[0].node || f[1].node))
-        return bad(p, n, where, "either scale and zero_point or scales and zero_points");
-    for (size_t i = per ? 3 : 0; i < (per ? 5u : 2u); i++)
+    bool per = f[3].node || f[4].node, bins = f[5].node != NULL;
+    if ((int)per + (int)bins + (f[0].node || f[1].node) > 1)
+        return bad(p, n, where, "one of scale and zero_point, scales and zero_points, or edges");
+    for (size_t i = per ? 3 : 0; !bins && i < (per ? 5u : 2u); i++)
         if (!f[i].node) return bad(p, n, where, "missing key '%s'", f[i].key);
-    if (per) {
+    if (bins) {
+        int64_t nfeat = t->rank ? t->dims[t->rank - 1] : 1;
+        if (t->rank != 1) return bad(p, n, where, "tree bins need a vector input");
+        t->quant_features = nfeat;
+        join(w, where, "edges");
+        if ((st = read_edges(p, f[5].node, w, nfeat, t)) != CML_OK) return st;
+    } else if (per) {
         int64_t nfeat = t->rank ? t->dims[t->rank - 1] : 1;
         double *sc = calloc((size_t)nfeat, sizeof *sc);
         int64_t *zp = calloc((size_t)nfeat, sizeof *zp);
@@ -529,6 +578,8 @@ void cml_spec_free(cml_spec *s) {
     if (!s) return;
     for (size_t i = 0; s->inputs && i < s->ninputs; i++) {
         free((char *)s->inputs[i].name);
+        free((int64_t *)s->inputs[i].edge_at);
+        free((double *)s->inputs[i].edges);
         free((double *)s->inputs[i].scales);
         free((int64_t *)s->inputs[i].zero_points);
     }

@@ -116,6 +116,15 @@ static void test_parse_valid(void) {
     CU_ASSERT(x->scales[1] == 0.25 && x->scales[3] == 1e-3);
     CU_ASSERT(x->zero_points[0] == 1 && x->zero_points[2] == 3 && x->zero_points[3] == 15);
     cml_spec_free(&s);
+    /* ... and binned by split points */
+    const char *tb = mutate("scale: 0.5, zero_point: 1,", "edges: [[1], [], [-2, 3.5], [0]],");
+    CU_ASSERT_EQUAL_FATAL(cml_spec_parse(tb, strlen(tb), "tb.yaml", &s), CML_OK);
+    x = &s.inputs[0];
+    CU_ASSERT(x->has_quant && x->quant_features == 4 && x->scales == NULL);
+    CU_ASSERT(x->edge_at[0] == 0 && x->edge_at[1] == 1 && x->edge_at[2] == 1);
+    CU_ASSERT(x->edge_at[3] == 3 && x->edge_at[4] == 4);
+    CU_ASSERT(x->edges[1] == -2 && x->edges[2] == 3.5);
+    cml_spec_free(&s);
 
     /* optional parts: no params, no log2 figures, no quant, scalars,
      * plain names, clear inputs, post none, no inputs at all */
@@ -200,10 +209,22 @@ static void test_parse_errors(void) {
         {"scale: 0.5, zero_point: 1,", "scales: [0.5, 1, 0.5, 0.5], zero_points: [1, 1.5, 1, 1],",
          "inputs[0].quant.zero_points[1]: expected an integer"},
         {"scale: 0.5, zero_point: 1,", "scale: 0.5, scales: [0.5, 1, 0.5, 0.5], zero_point: 1,",
-         "inputs[0].quant: either scale and zero_point or scales and zero_points"},
+         "inputs[0].quant: one of scale and zero_point, scales and zero_points, or edges"},
         {"scale: 0.5, zero_point: 1,", "scales: [0.5, 1, 0.5, 0.5],",
          "inputs[0].quant: missing key 'zero_points'"},
         {"zero_point: 0}", "zero_point: 0, scales: [1]}", "outputs[0].quant: unknown key 'scales'"},
+        /* tree bins: one increasing list of edges per feature */
+        {"scale: 0.5, zero_point: 1,", "edges: [[1], [], [2, 3]],",
+         "inputs[0].quant.edges: expected 4 lists (one per feature), got 3"},
+        {"scale: 0.5, zero_point: 1,", "edges: [[1], [], [3, 2], [0]],",
+         "inputs[0].quant.edges[2][1]: edges must increase (2 after 3)"},
+        {"scale: 0.5, zero_point: 1,", "edges: [[1], [], [2, 2], [0]],", "edges must increase"},
+        {"scale: 0.5, zero_point: 1,", "edges: [[1], [], [.inf], [0]],",
+         "inputs[0].quant.edges[2][0]: inf is not a finite edge"},
+        {"scale: 0.5, zero_point: 1,", "edges: [[1], 2, [3], [0]],",
+         "inputs[0].quant.edges[1]: expected a list"},
+        {"scale: 0.5, zero_point: 1,", "scale: 0.5, edges: [[1], [], [3], [0]],",
+         "one of scale and zero_point, scales and zero_points, or edges"},
         /* params and stats */
         {"polynomial_size: 32768", "polynomial_size: 32769", "fingerprint: 0x7d6715d509f65cf5 does not match"},
         {"fingerprint: \"0x7d6715d509f65cf5\"", "fingerprint: \"7d67\"", "expected \"0x\" and 16 hex"},

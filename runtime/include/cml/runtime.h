@@ -59,6 +59,8 @@ typedef struct cml_tensor_spec {
     int64_t quant_features;            /* inputs: 0, or F: one scale and zero point per */
     const double *scales;              /*   feature, the last axis (F = dims[rank - 1]): */
     const int64_t *zero_points;        /*   element i uses scales[i % F], zero_points[i % F] */
+    const int64_t *edge_at;            /* or (scales NULL) tree bins: q = the number of */
+    const double *edges;               /*   edges[edge_at[f] .. edge_at[f+1]) below x */
     uint32_t quant_bits;               /* inputs: q = clamp(round(x/scale) + zp, 0, 2^bits - 1); outputs: 0 */
     cml_post post;                     /* outputs of models; CML_POST_NONE otherwise */
 } cml_tensor_spec;
