@@ -61,6 +61,7 @@ static const char *post_name(ir_post p) {
     case IR_POST_ARGMAX: return "argmax";
     case IR_POST_SOFTMAX: return "softmax";
     case IR_POST_SIGMOID: return "sigmoid";
+    case IR_POST_EXP: return "exp";
     default: return "none";
     }
 }

@@ -1084,6 +1084,7 @@ static ir_post post_of(const ast_expr *e, const ast_expr **inner) {
     ir_post p = strcmp(e->u.call.name, "argmax") == 0    ? IR_POST_ARGMAX
                 : strcmp(e->u.call.name, "softmax") == 0 ? IR_POST_SOFTMAX
                 : strcmp(e->u.call.name, "sigmoid") == 0 ? IR_POST_SIGMOID
+                : strcmp(e->u.call.name, "exp") == 0     ? IR_POST_EXP
                                                          : IR_POST_NONE;
     if (p != IR_POST_NONE) *inner = e->u.call.args[0];
     return p;

@@ -252,6 +252,9 @@ size_t cml_post_apply(cml_post post, double *y, size_t n) {
     case CML_POST_SIGMOID:
         for (size_t i = 0; i < n; i++) y[i] = 1.0 / (1.0 + exp(-y[i]));
         return n;
+    case CML_POST_EXP:
+        for (size_t i = 0; i < n; i++) y[i] = exp(y[i]);
+        return n;
     case CML_POST_NONE: break;
     }
     return n;
@@ -263,6 +266,7 @@ const char *cml_post_name(cml_post post) {
     case CML_POST_ARGMAX: return "argmax";
     case CML_POST_SOFTMAX: return "softmax";
     case CML_POST_SIGMOID: return "sigmoid";
+    case CML_POST_EXP: return "exp";
     }
     return "unknown";
 }

@@ -117,6 +117,7 @@ predict)
     same_as_cmlc "$src/tests/e2e/ops/per_feature_dense.cml" "$src/tests/e2e/ops/per_feature.csv"
     same_as_cmlc "$src/tests/e2e/ops/per_feature_tree.cml" "$src/tests/e2e/ops/per_feature.csv"
     same_as_cmlc "$src/tests/e2e/ops/tree_bins.cml" "$src/tests/e2e/ops/tree_bins.csv"
+    same_as_cmlc "$src/tests/check/model_glm.cml" "$src/tests/check/model_glm.csv"
     # stdin, as cmlc's --input -
     "$cml" predict "$tmp/iris_mlp.so" - --simulate <"$src/examples/iris_test.csv" >"$tmp/stdin.got"
     cmp -s "$tmp/stdin.got" "$tmp/iris_mlp.got" || fail "cml predict from stdin differs"

@@ -519,6 +519,11 @@ static void test_conversions(void) {
     CU_ASSERT(g[0] == 0.5 && g[1] == 1.0);
     CU_ASSERT_EQUAL(cml_post_apply(CML_POST_NONE, g, 2), 2);
     CU_ASSERT_STRING_EQUAL(cml_post_name(CML_POST_SOFTMAX), "softmax");
+    double ex[2] = {0, log(3.0)};
+    CU_ASSERT_EQUAL(cml_post_apply(CML_POST_EXP, ex, 2), 2);
+    CU_ASSERT(ex[0] == 1.0);
+    CU_ASSERT_DOUBLE_EQUAL(ex[1], 3.0, 1e-12);
+    CU_ASSERT_STRING_EQUAL(cml_post_name(CML_POST_EXP), "exp");
 
     char *text = NULL;
     size_t len = 0;

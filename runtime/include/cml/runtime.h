@@ -40,7 +40,8 @@ typedef enum cml_post {
     CML_POST_NONE = 0,
     CML_POST_ARGMAX = 1,  /* the index of the largest value (the first on ties) */
     CML_POST_SOFTMAX = 2, /* exp(y_i - max) / sum */
-    CML_POST_SIGMOID = 3  /* 1 / (1 + exp(-y_i)) */
+    CML_POST_SIGMOID = 3, /* 1 / (1 + exp(-y_i)) */
+    CML_POST_EXP = 4      /* exp(y_i): the inverse link of log-link GLMs */
 } cml_post;
 
 /* One input or output of a circuit, as its spec describes it. */
@@ -120,7 +121,7 @@ cml_status cml_dequantize_output(const cml_circuit *c, size_t k, const int64_t *
 /* Applies `post` to y[0..n) in place and returns how many values the result
  * has: n, or 1 for argmax (y[0] = the index, exact as a double). */
 size_t cml_post_apply(cml_post post, double *y, size_t n);
-/* "none", "argmax", "softmax", "sigmoid". */
+/* "none", "argmax", "softmax", "sigmoid", "exp". */
 const char *cml_post_name(cml_post post);
 
 /* Writes output values as `cmlc --simulate` and `cml predict` print them:
