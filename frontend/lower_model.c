@@ -634,6 +634,87 @@ static bool build_bins(ml *c) {
     return true;
 }
 
+static int64_t uf_find(int64_t *parent, int64_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+}
+
+/* The range of e @ Vq when P is a forest of well-formed trees: with leaves
+ * grouped into trees (leaves sharing a node), each tree's leaves
+ * mutually exclusive (any two part at some node, +1 against -1) and
+ * covering every decision (sum of 2^-depth = 1), exactly one leaf per tree
+ * fires, so column m lies within the sum over trees of the tree's
+ * smallest/largest Vq[., m]. Interval analysis alone must assume every
+ * leaf fires at once. false (no bound) if P is not such a forest or too
+ * large to check (about 2^26 steps). */
+static bool tree_bound(ml *c, const mval *pm, const int64_t *vq, int64_t m, int64_t *lo,
+                       int64_t *hi) {
+    int64_t n = pm->lit.dims[0], l = pm->lit.dims[1];
+    const double *P = pm->lit.fv;
+    int64_t *parent = arena_array(&c->tmp, (size_t)l, sizeof *parent);
+    int64_t *depth = arena_array(&c->tmp, (size_t)l, sizeof *depth);
+    int64_t *tmin = arena_array(&c->tmp, (size_t)(l * m), sizeof *tmin);
+    int64_t *tmax = arena_array(&c->tmp, (size_t)(l * m), sizeof *tmax);
+    int64_t *size = arena_array(&c->tmp, (size_t)l, sizeof *size);
+    if (!parent || !depth || !tmin || !tmax || !size) return false;
+    for (int64_t j = 0; j < l; j++) parent[j] = j;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t first = -1;
+        for (int64_t j = 0; j < l; j++) {
+            if (P[i * l + j] == 0) continue;
+            depth[j]++;
+            if (first < 0) first = j;
+            else parent[uf_find(parent, j)] = uf_find(parent, first);
+        }
+    }
+    int64_t work = 0;
+    for (int64_t j = 0; j < l; j++) size[uf_find(parent, j)]++;
+    for (int64_t j = 0; j < l; j++) work += size[j] * size[j];
+    if (work > (INT64_C(1) << 26) / (n ? n : 1)) return false;
+    for (int64_t a = 0; a < l; a++) /* exclusive within each tree */
+        for (int64_t b = a + 1; b < l; b++) {
+            if (uf_find(parent, a) != uf_find(parent, b)) continue;
+            bool apart = false;
+            for (int64_t i = 0; i < n && !apart; i++) apart = P[i * l + a] * P[i * l + b] < 0;
+            if (!apart) return false;
+        }
+    for (int64_t r = 0; r < l; r++) { /* covering: Kraft sum 1, as 2^-62 units */
+        if (uf_find(parent, r) != r) continue;
+        uint64_t sum = 0;
+        for (int64_t j = 0; j < l; j++) {
+            if (uf_find(parent, j) != r) continue;
+            if (depth[j] > 62) return false;
+            sum += UINT64_C(1) << (62 - depth[j]);
+        }
+        if (sum != UINT64_C(1) << 62) return false;
+    }
+    for (int64_t i = 0; i < l * m; i++) {
+        tmin[i] = INT64_MAX;
+        tmax[i] = INT64_MIN;
+    }
+    for (int64_t j = 0; j < l; j++) { /* per tree and column: extreme leaf values */
+        int64_t r = uf_find(parent, j);
+        for (int64_t k = 0; k < m; k++) {
+            int64_t v = vq[j * m + k];
+            if (v < tmin[r * m + k]) tmin[r * m + k] = v;
+            if (v > tmax[r * m + k]) tmax[r * m + k] = v;
+        }
+    }
+    *lo = INT64_MAX;
+    *hi = INT64_MIN;
+    for (int64_t k = 0; k < m; k++) {
+        int64_t sl = 0, sh = 0;
+        for (int64_t r = 0; r < l; r++)
+            if (uf_find(parent, r) == r) {
+                sl += tmin[r * m + k];
+                sh += tmax[r * m + k];
+            }
+        if (sl < *lo) *lo = sl;
+        if (sh > *hi) *hi = sh;
+    }
+    return true;
+}
+
 static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mval *out) {
     const ir_type *xt = c->pass == 1 ? &x->real->type : &x->op->type;
     if (xt->rank != 1) {
@@ -694,6 +775,7 @@ static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mva
     if (y) y = b2(c, IR_MATMUL, loc, y, int_const(c, loc, 2, a[2]->lit.dims, pi));
     if (y) y = b2(c, IR_EQ, loc, y, int_const(c, loc, 1, &l, li));
     if (y) y = b2(c, IR_MATMUL, loc, y, int_const(c, loc, 2, a[3]->lit.dims, vq));
+    if (y) y->has_bound = tree_bound(c, a[2], vq, m, &y->bound_lo, &y->bound_hi);
     *out = (mval){.op = y, .st = MS_ACC, .scale = sv, .zp = 0};
     return y != NULL;
 }

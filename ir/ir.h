@@ -134,6 +134,11 @@ struct ir_op {
     /* analyses (valid after the pass that fills them) */
     bool has_range;       /* bitwidth: integer interval of every element */
     int64_t lo, hi;
+    /* A bound the lowering proves and interval analysis cannot see (the
+     * output of tree_ensemble: one leaf per tree), intersected with the
+     * analysed range by bitwidth inference; simulation still checks it. */
+    bool has_bound;
+    int64_t bound_lo, bound_hi;
     double norm2;         /* noise: squared 2-norm of the linear combination (Concrete's MANP) */
     void *scratch;        /* free for the current pass; never kept across passes */
 };

@@ -698,6 +698,10 @@ static bool infer(bw *b) {
             return false;
         } else {
             refine_pair(b, op, &v);
+            if (op->has_bound && !v.flt) {
+                if (op->bound_lo > v.lo) v.lo = op->bound_lo;
+                if (op->bound_hi < v.hi) v.hi = op->bound_hi;
+            }
         }
         if (v.flt != op->type.is_float) {
             diag_error(b->d, op->loc, "internal error: range of '%s' has the wrong kind",

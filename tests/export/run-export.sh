@@ -1,0 +1,272 @@
+#!/bin/sh
+# tests/export/run-export.sh CMLC CML — tools/cml-export end to end.
+#
+# Trains small scikit-learn models (fixed random_state) with Debian's
+# python3, exports each with tools/cml-export (whose --check must find the
+# exported float model equal to scikit-learn on the test split), compiles it
+# with cmlc and compares `cmlc --simulate` with scikit-learn's predictions on
+# the test split. Quantization changes a few predictions, so each case states
+# its tolerance: for classifiers the share of test rows where the compiled
+# model picks scikit-learn's class, for regressors the error relative to the
+# range of scikit-learn's predictions. Then the error cases: exit 1, the exact
+# message, no output file left behind.
+#
+# Skips (exit 77) without scikit-learn (Debian: python3-sklearn).
+# Runs in about half a minute; prints `N passed, N failed` last.
+set -u
+CMLC=${1:?usage: run-export.sh CMLC CML}
+CML=${2:?usage: run-export.sh CMLC CML}
+PY=/usr/bin/python3
+case $CMLC in /*) ;; */*) CMLC="$PWD/$CMLC" ;; esac # the tests run in a temporary directory
+case $CML in /*) ;; */*) CML="$PWD/$CML" ;; esac
+HERE=$(cd "$(dirname "$0")" && pwd)
+EXPORT="$HERE/../../tools/cml-export"
+
+if ! "$PY" -c 'import sklearn' 2>/dev/null; then
+    echo "skip: $PY cannot import sklearn (apt-get install python3-sklearn)"
+    exit 77
+fi
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/cml-export-test.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT INT TERM
+cd "$T" || exit 1
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "PASS $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+# ---- training: every model, its data and scikit-learn's predictions ----------
+# NAME.pkl, DATA_train.csv / DATA_test.csv (features only), NAME.ref (one row
+# per test sample: the class index in classes_, or the predicted value).
+"$PY" - <<'EOF' || { echo "FAIL training"; echo "0 passed, 1 failed"; exit 1; }
+import pickle
+import warnings
+import joblib
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegressor,
+                              RandomForestClassifier)
+from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+warnings.simplefilter("ignore")
+
+
+def split(name, X, y):
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0)
+    np.savetxt(name + "_train.csv", Xtr, fmt="%.9g", delimiter=",",
+               header="features of %s" % name)
+    np.savetxt(name + "_test.csv", Xte, fmt="%.9g", delimiter=",")
+    return Xtr, Xte, ytr
+
+
+def save(name, m, Xte, use_pickle=False):
+    if use_pickle:
+        with open(name + ".pkl", "wb") as f:
+            pickle.dump(m, f)
+    else:
+        joblib.dump(m, name + ".pkl")
+    p = m.predict(Xte)
+    if hasattr(m, "classes_"):
+        p = np.searchsorted(m.classes_, p)
+        np.savetxt(name + ".ref", p, fmt="%d")
+    else:
+        np.savetxt(name + ".ref", p, fmt="%.9g")
+
+
+iris = split("iris", *load_iris(return_X_y=True))
+diab = split("diabetes", *load_diabetes(return_X_y=True))
+bc = split("cancer", *load_breast_cancer(return_X_y=True))  # raw: columns 1e-3 to 4e3
+
+# -- linear and MLP --
+save("logistic_iris", LogisticRegression(max_iter=1000).fit(iris[0], iris[2]), iris[1],
+     use_pickle=True)
+save("logistic_cancer", LogisticRegression(max_iter=5000).fit(bc[0], bc[2]), bc[1])
+save("linear_diabetes", LinearRegression().fit(diab[0], diab[2]), diab[1])
+save("poisson_diabetes", PoissonRegressor(alpha=1e-3, max_iter=1000).fit(diab[0], diab[2]),
+     diab[1])
+save("mlp_iris", MLPClassifier(hidden_layer_sizes=(8,), max_iter=3000,
+                               random_state=0).fit(iris[0], iris[2]), iris[1])
+# -- trees --
+save("tree_cancer", DecisionTreeClassifier(max_depth=3, random_state=0).fit(bc[0], bc[2]),
+     bc[1])
+save("forest_iris", RandomForestClassifier(n_estimators=5, max_depth=3,
+                                           random_state=0).fit(iris[0], iris[2]), iris[1])
+save("boost_cancer", GradientBoostingClassifier(n_estimators=20, max_depth=2,
+                                                random_state=0).fit(bc[0], bc[2]), bc[1])
+save("boost_diabetes", GradientBoostingRegressor(n_estimators=20, max_depth=2,
+                                                 random_state=0).fit(diab[0], diab[2]), diab[1])
+# -- error cases --
+joblib.dump(KNeighborsClassifier().fit(iris[0], iris[2]), "knn.pkl")
+joblib.dump(make_pipeline(StandardScaler(), LogisticRegression()).fit(iris[0], iris[2]),
+            "pipeline.pkl")
+np.savetxt("wide.csv", np.hstack([iris[0], iris[0][:, :1]]), fmt="%.9g", delimiter=",")
+with open("ragged.csv", "w") as f:
+    f.write("# a header\n5.1,3.5,1.4,0.2\n4.9,3.0,1.4\n")
+EOF
+
+# ---- helpers ---------------------------------------------------------------------
+
+# export NAME DATA [options]: cml-export with --check on the test split.
+export_model() {
+    name=$1 data=$2
+    shift 2
+    if ! "$PY" "$EXPORT" "$name.pkl" --calibrate "${data}_train.csv" -o "$name.cml" \
+            --check "${data}_test.csv" "$@" >"$name.export" 2>&1; then
+        bad "$name: cml-export failed:"
+        sed 's/^/    /' "$name.export"
+        return 1
+    fi
+    grep '^check:' "$name.export" | sed 's/^/    /'
+    if [ ! -f "$name.calib.csv" ]; then
+        bad "$name: no $name.calib.csv"
+        return 1
+    fi
+    if ! "$CMLC" "$name.cml" --simulate --input "${data}_test.csv" >"$name.out" 2>"$name.err"; then
+        bad "$name: cmlc --simulate failed:"
+        sed 's/^/    /' "$name.err"
+        return 1
+    fi
+    return 0
+}
+
+# classes NAME DATA MIN_PERCENT: share of rows where the compiled model's class
+# (argmax index) equals scikit-learn's.
+classes() {
+    export_model "$1" "$2" || return
+    r=$(paste -d, "$1.ref" "$1.out" | awk -F, -v min="$3" '
+        { n++; if ($1 == $2) a++ }
+        END { p = n ? 100 * a / n : 0; printf "%d/%d rows agree (%.1f%%, need >= %d%%)\n", a, n, p, min
+              exit !(n > 0 && p >= min) }')
+    st=$?
+    if [ $st -eq 0 ]; then ok "$1: $r"; else bad "$1: $r"; fi
+}
+
+# values NAME DATA MAX_PCT MEAN_PCT: |compiled - scikit-learn| at most MAX_PCT %
+# of the range of scikit-learn's predictions on every row, MEAN_PCT % on average.
+values() {
+    export_model "$1" "$2" || return
+    r=$(paste -d, "$1.ref" "$1.out" | awk -F, -v maxp="$3" -v meanp="$4" '
+        { n++; y[n] = $1; d = $2 - $1; if (d < 0) d = -d; s += d; if (d > m) m = d
+          if (n == 1 || $1 < lo) lo = $1; if (n == 1 || $1 > hi) hi = $1 }
+        END { r = hi - lo; if (r <= 0) r = 1
+              printf "max |diff| %.3g (%.2f%% of the range %.4g, need <= %g%%), mean %.3g (%.2f%%, need <= %g%%), %d rows\n",
+                     m, 100 * m / r, r, maxp, s / n, 100 * s / n / r, meanp, n
+              exit !(n > 0 && 100 * m / r <= maxp && 100 * s / n / r <= meanp) }')
+    st=$?
+    if [ $st -eq 0 ]; then ok "$1: $r"; else bad "$1: $r"; fi
+}
+
+# fails NAME EXPECTED_PREFIX -- ARGS: exit 1, one line on stderr starting with
+# EXPECTED_PREFIX (the whole line when it ends the message), nothing written.
+fails() {
+    name=$1 want=$2
+    shift 3
+    rm -f out.cml out.calib.csv
+    "$PY" "$EXPORT" "$@" >"$name.stdout" 2>"$name.stderr"
+    st=$?
+    got=$(cat "$name.stderr")
+    lines=$(wc -l <"$name.stderr")
+    case $got in
+    "$want"*) match=1 ;;
+    *) match=0 ;;
+    esac
+    if [ $st -eq 1 ] && [ "$match" = 1 ] && [ "$lines" -eq 1 ] && [ ! -e out.cml ] &&
+        [ ! -e out.calib.csv ] && [ ! -s "$name.stdout" ]; then
+        ok "$name: exit 1: $got"
+    else
+        bad "$name: exit $st, $lines line(s): $got"
+        echo "    expected: $want"
+        ls out.* 2>/dev/null | sed 's/^/    left behind: /'
+    fi
+}
+
+# ---- linear models and MLPs (per_feature inputs) --------------------------------
+# Regressions: the largest errors are the 3 test rows that leave some column's
+# training range (clipped by the input quantization).
+classes logistic_iris iris 95
+classes logistic_cancer cancer 95   # raw columns: per_feature scales (one scale: 92%)
+values linear_diabetes diabetes 5 0.5
+values poisson_diabetes diabetes 10 1   # return exp(dense(...)): exp on the client
+classes mlp_iris iris 85            # 4-bit MLP: 41/45 at the time of writing
+
+# ---- trees (tree_ensemble on tree_bins inputs: every split exact) --------------
+# Only the 8-bit leaf values differ from scikit-learn.
+classes tree_cancer cancer 95
+classes forest_iris iris 95
+classes boost_cancer cancer 95
+values boost_diabetes diabetes 1 0.5
+
+# ---- the file format: quantize lines, input statements, returns ------------------
+if grep -q '^    quantize weights 8;$' tree_cancer.cml &&
+    grep -q '^    input x: f32\[30\] calibrate "tree_cancer.calib.csv" tree_bins;$' tree_cancer.cml &&
+    grep -q "^    return argmax(tree_ensemble(x, F, T, P, V));$" tree_cancer.cml &&
+    grep -q '^    quantize inputs 4, weights 4, activations 4, accumulator 6;$' mlp_iris.cml &&
+    grep -q '^    input x: f32\[4\] calibrate "mlp_iris.calib.csv" per_feature;$' mlp_iris.cml &&
+    grep -q '^    h1 = relu(dense(x, W1, b1));$' mlp_iris.cml &&
+    grep -q '^//   0 -> 0, 1 -> 1, 2 -> 2$' logistic_iris.cml &&
+    grep -q '^    quantize inputs 8, weights 8;$' linear_diabetes.cml &&
+    grep -q '^    return dense(x, W, b);$' linear_diabetes.cml &&
+    grep -q '^    return exp(dense(x, W, b));$' poisson_diabetes.cml &&
+    [ "$(sed -n 2p tree_cancer.calib.csv | tr -cd , | wc -c)" -eq 29 ]; then
+    ok "format: quantize lines, calibrate path, returns, class comment, calibration rows"
+else
+    bad "format of the exported files"
+fi
+
+# Options override the defaults; --name is sanitised into an identifier; a
+# tree whose split points do not fit in --inputs bits gets a per_feature grid.
+if "$PY" "$EXPORT" logistic_iris.pkl --calibrate iris_train.csv -o opts.cml --inputs 5 \
+        --weights 6 --accumulator 7 --input-quant tensor --name "3 iris-model" \
+        >/dev/null 2>opts.err &&
+    grep -q '^    quantize inputs 5, weights 6, accumulator 7;$' opts.cml &&
+    grep -q '^    input x: f32\[4\] calibrate "opts.calib.csv";$' opts.cml &&
+    grep -q '^model m_3_iris_model {$' opts.cml &&
+    "$CMLC" opts.cml --stats >/dev/null 2>>opts.err &&
+    "$PY" "$EXPORT" forest_iris.pkl --calibrate iris_train.csv -o grid.cml --inputs 1 \
+        >/dev/null 2>>opts.err &&
+    grep -q '^    input x: f32\[4\] calibrate "grid.calib.csv" per_feature;$' grid.cml &&
+    grep -q '^    quantize inputs 1, weights 8;$' grid.cml &&
+    "$CMLC" grid.cml --stats >/dev/null 2>>opts.err; then
+    ok "options: --inputs/--weights/--accumulator, --input-quant, --name; tree grid fallback"
+else
+    bad "options: $(cat opts.err)"
+fi
+
+# The compiled tree model: `cml predict --simulate` equals `cmlc --simulate`,
+# and two rows run encrypted (--clear: FHE and the clear twin side by side).
+head -n 2 cancer_test.csv >two.csv
+if "$CMLC" tree_cancer.cml -o tree_cancer.so 2>so.err &&
+    "$CML" predict tree_cancer.so cancer_test.csv --simulate >predict.out 2>so.err &&
+    cmp -s predict.out tree_cancer.out &&
+    "$CML" predict tree_cancer.so two.csv --clear >fhe.out 2>so.err; then
+    ok "tree_cancer.so: cml predict --simulate = cmlc --simulate; encrypted: $(tail -n 1 so.err)"
+else
+    bad "tree_cancer.so: $(cat so.err)"
+fi
+
+# ---- error cases ---------------------------------------------------------------------
+fails unsupported "cml-export: unsupported estimator 'KNeighborsClassifier' (supported: LinearRegression, " \
+    -- knn.pkl --calibrate iris_train.csv -o out.cml
+fails pipeline "cml-export: unsupported estimator 'Pipeline' with 2 steps (StandardScaler, LogisticRegression): only a single-step Pipeline can be exported" \
+    -- pipeline.pkl --calibrate iris_train.csv -o out.cml
+fails width "cml-export: wide.csv has 5 columns, but the estimator 'LogisticRegression' expects 4 features" \
+    -- logistic_iris.pkl --calibrate wide.csv -o out.cml
+fails check_width "cml-export: wide.csv has 5 columns, but the estimator 'RandomForestClassifier' expects 4 features" \
+    -- forest_iris.pkl --calibrate iris_train.csv -o out.cml --check wide.csv
+fails missing "cml-export: cannot read 'nope.pkl': No such file or directory" \
+    -- nope.pkl --calibrate iris_train.csv -o out.cml
+fails not_a_model "cml-export: cannot load 'iris_test.csv' as a pickled or joblib estimator: " \
+    -- iris_test.csv --calibrate iris_train.csv -o out.cml
+fails bad_csv "cml-export: ragged.csv:3: row has 3 values, expected 4 (as on line 2)" \
+    -- logistic_iris.pkl --calibrate ragged.csv -o out.cml
+fails bits "cml-export: --weights 1 is out of range (2-16 bits)" \
+    -- logistic_iris.pkl --calibrate iris_train.csv -o out.cml --weights 1
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
