@@ -92,6 +92,11 @@ save("poisson_diabetes", PoissonRegressor(alpha=1e-3, max_iter=1000).fit(diab[0]
      diab[1])
 save("mlp_iris", MLPClassifier(hidden_layer_sizes=(8,), max_iter=3000,
                                random_state=0).fit(iris[0], iris[2]), iris[1])
+# a scaler before the estimator is folded into the exported model
+save("scaled_mlp_cancer", make_pipeline(StandardScaler(), MLPClassifier(
+    hidden_layer_sizes=(16,), max_iter=3000, random_state=0)).fit(bc[0], bc[2]), bc[1])
+save("scaled_tree_cancer", make_pipeline(StandardScaler(), DecisionTreeClassifier(
+    max_depth=3, random_state=0)).fit(bc[0], bc[2]), bc[1])
 # -- trees --
 save("tree_cancer", DecisionTreeClassifier(max_depth=3, random_state=0).fit(bc[0], bc[2]),
      bc[1])
@@ -103,8 +108,8 @@ save("boost_diabetes", GradientBoostingRegressor(n_estimators=20, max_depth=2,
                                                  random_state=0).fit(diab[0], diab[2]), diab[1])
 # -- error cases --
 joblib.dump(KNeighborsClassifier().fit(iris[0], iris[2]), "knn.pkl")
-joblib.dump(make_pipeline(StandardScaler(), LogisticRegression()).fit(iris[0], iris[2]),
-            "pipeline.pkl")
+joblib.dump(make_pipeline(StandardScaler(), StandardScaler(),
+                          LogisticRegression()).fit(iris[0], iris[2]), "pipeline.pkl")
 np.savetxt("wide.csv", np.hstack([iris[0], iris[0][:, :1]]), fmt="%.9g", delimiter=",")
 with open("ragged.csv", "w") as f:
     f.write("# a header\n5.1,3.5,1.4,0.2\n4.9,3.0,1.4\n")
@@ -194,12 +199,14 @@ classes logistic_cancer cancer 95   # raw columns: per_feature scales (one scale
 values linear_diabetes diabetes 5 0.5
 values poisson_diabetes diabetes 10 1   # return exp(dense(...)): exp on the client
 classes mlp_iris iris 85            # 4-bit MLP: 41/45 at the time of writing
+classes scaled_mlp_cancer cancer 95 # StandardScaler folded into the first layer
 
 # ---- trees (tree_ensemble on tree_bins inputs: every split exact) --------------
 # Only the 8-bit leaf values differ from scikit-learn.
 classes tree_cancer cancer 95
 classes forest_iris iris 95
 classes boost_cancer cancer 95
+classes scaled_tree_cancer cancer 95   # StandardScaler folded into the thresholds
 values boost_diabetes diabetes 1 0.5
 
 # ---- the file format: quantize lines, input statements, returns ------------------
@@ -253,7 +260,7 @@ fi
 # ---- error cases ---------------------------------------------------------------------
 fails unsupported "cml-export: unsupported estimator 'KNeighborsClassifier' (supported: LinearRegression, " \
     -- knn.pkl --calibrate iris_train.csv -o out.cml
-fails pipeline "cml-export: unsupported estimator 'Pipeline' with 2 steps (StandardScaler, LogisticRegression): only a single-step Pipeline can be exported" \
+fails pipeline "cml-export: unsupported estimator 'Pipeline' with 3 steps (StandardScaler, StandardScaler, LogisticRegression): only a single estimator, optionally after one scaler (StandardScaler, MinMaxScaler, MaxAbsScaler), can be exported" \
     -- pipeline.pkl --calibrate iris_train.csv -o out.cml
 fails width "cml-export: wide.csv has 5 columns, but the estimator 'LogisticRegression' expects 4 features" \
     -- logistic_iris.pkl --calibrate wide.csv -o out.cml
