@@ -20,6 +20,7 @@ PY=/usr/bin/python3
 case $CMLC in /*) ;; */*) CMLC="$PWD/$CMLC" ;; esac # the tests run in a temporary directory
 case $CML in /*) ;; */*) CML="$PWD/$CML" ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
+export CMLC # the MLP width search of cml-export compiles with the cmlc under test
 EXPORT="$HERE/../../tools/cml-export"
 
 if ! "$PY" -c 'import sklearn' 2>/dev/null; then
@@ -213,7 +214,8 @@ values boost_diabetes diabetes 1 0.5
 if grep -q '^    quantize weights 8;$' tree_cancer.cml &&
     grep -q '^    input x: f32\[30\] calibrate "tree_cancer.calib.csv" tree_bins;$' tree_cancer.cml &&
     grep -q "^    return argmax(tree_ensemble(x, F, T, P, V));$" tree_cancer.cml &&
-    grep -q '^    quantize inputs 4, weights 4, activations 4, accumulator 6;$' mlp_iris.cml &&
+    grep -q '^// Bits: searched 144 widths on the calibration rows: ' mlp_iris.cml &&
+    grep -q '^    quantize inputs [2-5], weights [2-5], activations [2-4]\(, accumulator [56]\)\{0,1\};$' mlp_iris.cml &&
     grep -q '^    input x: f32\[4\] calibrate "mlp_iris.calib.csv" per_feature;$' mlp_iris.cml &&
     grep -q '^    h1 = relu(dense(x, W1, b1));$' mlp_iris.cml &&
     grep -q '^//   0 -> 0, 1 -> 1, 2 -> 2$' logistic_iris.cml &&
@@ -224,6 +226,16 @@ if grep -q '^    quantize weights 8;$' tree_cancer.cml &&
     ok "format: quantize lines, calibrate path, returns, class comment, calibration rows"
 else
     bad "format of the exported files"
+fi
+
+# --no-search: an MLP gets the default widths.
+if "$PY" "$EXPORT" mlp_iris.pkl --calibrate iris_train.csv -o nosearch.cml --no-search \
+        >/dev/null 2>nosearch.err &&
+    grep -q '^    quantize inputs 4, weights 4, activations 4, accumulator 6;$' nosearch.cml &&
+    ! grep -q '^// Bits' nosearch.cml; then
+    ok "--no-search: the default MLP widths"
+else
+    bad "--no-search: $(cat nosearch.err)"
 fi
 
 # Options override the defaults; --name is sanitised into an identifier; a
