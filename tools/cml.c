@@ -1,5 +1,5 @@
 /* cml.c — the `cml` harness: dispatches subcommands (info, keygen,
- * encrypt, run, decrypt, predict, demo, bench), one file each. */
+ * encrypt, run, decrypt, predict, serve, client, demo, bench), one file each. */
 #include "bench.h"
 #include "cml_tool.h"
 
@@ -22,6 +22,9 @@ static void usage(FILE *f) {
           "  decrypt         print the decrypted outputs: cml decrypt MODEL.so DIR/client.key Y.ct\n"
           "  predict         all of it in one process, one output row per sample:\n"
           "                  cml predict MODEL.so INPUT.csv [--simulate | --clear]\n"
+          "  serve           serve models over HTTP (evaluation keys only):\n"
+          "                  cml serve MODEL.so... --key-store DIR [--host H] [--port P]\n"
+          "  client          predict through a server: cml client URL MODEL.so --keys DIR X.csv\n"
           "  demo            run the TFHE runtime end to end (keygen, encrypt, bootstrap, decrypt)\n"
           "  bench pbs       benchmark keygen, keyswitch and bootstrapping per precision\n"
           "  bench compile   time the compiler's front half on a 1,000-neuron MLP\n"
@@ -65,6 +68,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "encrypt")) return cml_cmd_encrypt(argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) return cml_cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "decrypt")) return cml_cmd_decrypt(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve")) return cml_cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(cmd, "client")) return cml_cmd_client(argc - 2, argv + 2);
     if (!strcmp(cmd, "demo")) return cml_cmd_demo(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "cml: unknown command '%s'\n", cmd);

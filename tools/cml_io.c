@@ -5,10 +5,12 @@
 
 #include "csv.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 cml_circuit *cml_io_load_model(const char *cmd, const char *path) {
@@ -235,4 +237,32 @@ int cml_io_args(const char *cmd, int argc, char **argv, void (*usage)(FILE *), c
         return 2;
     }
     return -1;
+}
+
+char *cml_io_join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+bool cml_io_make_dir(const char *dir) {
+    char *p = strdup(dir);
+    if (!p) return false;
+    bool ok = true;
+    for (char *s = p + 1; ok; s++) {
+        if (*s != '/' && *s != '\0') continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) ok = false;
+        *s = c;
+        if (!c) break;
+    }
+    free(p);
+    struct stat st;
+    if (ok && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        errno = ENOTDIR;
+        ok = false;
+    }
+    return ok;
 }

@@ -22,6 +22,12 @@ typedef struct cml_rows {
     int64_t **v;
 } cml_rows;
 
+/* "DIR/NAME", malloc'd (NULL if out of memory). */
+char *cml_io_join(const char *dir, const char *name);
+/* DIR and its missing parents, like mkdir -p; false with errno set (ENOTDIR
+ * if DIR exists but is not a directory). */
+bool cml_io_make_dir(const char *dir);
+
 /* cml_circuit_load, or NULL after "cml CMD: <message>". */
 cml_circuit *cml_io_load_model(const char *cmd, const char *path);
 

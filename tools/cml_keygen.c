@@ -30,35 +30,6 @@ static void usage(FILE *f) {
           f);
 }
 
-static char *join(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-/* DIR and its missing parents, like mkdir -p. */
-static bool make_dir(const char *dir) {
-    char *p = strdup(dir);
-    if (!p) return false;
-    bool ok = true;
-    for (char *s = p + 1; ok; s++) {
-        if (*s != '/' && *s != '\0') continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) ok = false;
-        *s = c;
-        if (!c) break;
-    }
-    free(p);
-    struct stat st;
-    if (ok && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        errno = ENOTDIR;
-        ok = false;
-    }
-    return ok;
-}
-
 int cml_cmd_keygen(int argc, char **argv) {
     const char *pos[1], *dir;
     static const char *const flags[] = {"--force", NULL};
@@ -69,7 +40,7 @@ int cml_cmd_keygen(int argc, char **argv) {
     cml_circuit *c = cml_io_load_model("keygen", pos[0]);
     if (!c) return 1;
     rc = 1;
-    char *ck_path = join(dir, "client.key"), *sk_path = join(dir, "server.key");
+    char *ck_path = cml_io_join(dir, "client.key"), *sk_path = cml_io_join(dir, "server.key");
     cml_context *ctx = NULL;
     cml_client_key *ck = NULL;
     cml_server_key *sk = NULL;
@@ -82,7 +53,7 @@ int cml_cmd_keygen(int argc, char **argv) {
                         "parameter selection)\n", pos[0]);
         goto done;
     }
-    if (!make_dir(dir)) {
+    if (!cml_io_make_dir(dir)) {
         fprintf(stderr, "cml keygen: %s: cannot create the directory: %s\n", dir, strerror(errno));
         goto done;
     }

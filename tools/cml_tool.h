@@ -12,5 +12,7 @@ int cml_cmd_keygen(int argc, char **argv);  /* cml_keygen.c */
 int cml_cmd_encrypt(int argc, char **argv); /* cml_encrypt.c */
 int cml_cmd_run(int argc, char **argv);     /* cml_run.c */
 int cml_cmd_decrypt(int argc, char **argv); /* cml_decrypt.c */
+int cml_cmd_serve(int argc, char **argv);   /* cml_serve.c */
+int cml_cmd_client(int argc, char **argv);  /* cml_client.c */
 
 #endif
