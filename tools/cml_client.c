@@ -1,14 +1,13 @@
-/* cml_client.c — `cml client URL MODEL.so --keys DIR INPUT.csv`: the client
+/* cml_client.c — `cml client URL MODEL --keys DIR INPUT.csv`: the client
  * side of `cml serve` in one command (docs/deployment.md).
  *
- * Why it needs the local MODEL.so: quantizing the CSV, encrypting at each
- * input's encoding, decrypting and printing the outputs are all done by the
- * runtime through a loaded cml_circuit, and runtime.h loads a circuit only
- * from its shared object (cml_circuit_load; there is no loader from spec
- * text). The client therefore works from the same compiled file the server
- * runs, and checks that it is the same model: the server's spec
- * (GET /models/NAME/spec) must equal the local one byte for byte, else a
- * stale or different build would encrypt at the wrong encodings.
+ * MODEL is the name of a served model: the client fetches its spec
+ * (GET /models/NAME/spec), which holds everything a client needs (input
+ * encodings and quantization, parameters, outputs and their
+ * post-processing), and works from it (cml_circuit_from_spec). Or MODEL is
+ * a local MODEL.so: then the server's spec must equal the local one byte for
+ * byte, else a stale or different build would encrypt at the wrong
+ * encodings.
  *
  * Keys: DIR holds client.key and server.key as `cml keygen` writes them
  * (made here when DIR has neither), and key_id, the id the server gave
@@ -30,14 +29,15 @@
 #include <unistd.h>
 
 static void usage(FILE *f) {
-    fputs("usage: cml client URL MODEL.so --keys DIR INPUT.csv [-v]\n"
+    fputs("usage: cml client URL MODEL --keys DIR INPUT.csv [-v]\n"
           "\n"
           "Runs the model on a `cml serve` server at URL (http://HOST:PORT) without the\n"
           "server seeing inputs or outputs: encrypts every sample of INPUT.csv (read as\n"
           "`cml predict` reads it) with DIR/client.key, sends the ciphertexts, decrypts\n"
           "the answer and prints one row per sample, the text of `cml predict`.\n"
-          "MODEL.so is the compiled model the server runs: it must match the server's\n"
-          "spec for the model of the same name.\n"
+          "MODEL is the name of a model the server runs (`GET URL/models` lists them):\n"
+          "the client works from the spec the server gives; or a local MODEL.so, which\n"
+          "must then match the server's spec for the model of its name.\n"
           "\n"
           "  --keys DIR  client.key and server.key (as `cml keygen` writes them; made\n"
           "              when DIR has neither) and key_id, the id of server.key on the\n"
@@ -164,7 +164,7 @@ int cml_cmd_client(int argc, char **argv) {
         }
     }
     if (npos != 3) {
-        fprintf(stderr, "cml client: expected 3 arguments (URL MODEL.so INPUT.csv), got %d\n",
+        fprintf(stderr, "cml client: expected 3 arguments (URL MODEL INPUT.csv), got %d\n",
                 npos);
         usage(stderr);
         return 2;
@@ -177,8 +177,10 @@ int cml_cmd_client(int argc, char **argv) {
     const char *url = pos[0], *model_path = pos[1], *csv = pos[2];
 
     int rc = 1;
-    cml_circuit *c = cml_io_load_model("client", model_path);
-    if (!c) return 1;
+    size_t ml = strlen(model_path);
+    bool local = ml > 3 && !strcmp(model_path + ml - 3, ".so");
+    cml_circuit *c = NULL;
+    if (local && !(c = cml_io_load_model("client", model_path))) return 1;
     char *ck_path = cml_io_join(dir, "client.key"), *sk_path = cml_io_join(dir, "server.key");
     char *id_path = cml_io_join(dir, "key_id");
     cml_client *cl = NULL;
@@ -188,19 +190,14 @@ int cml_cmd_client(int argc, char **argv) {
     cml_client_key *ck = NULL;
     cml_ct *x = NULL, *y = NULL;
     cml_rows in = {0}, q = {0};
-    const char *name = cml_circuit_name(c);
+    const char *name = local ? cml_circuit_name(c) : model_path;
     double t0 = cml_io_now();
     if (!ck_path || !sk_path || !id_path) {
         fprintf(stderr, "cml client: out of memory\n");
         goto done;
     }
-    if (!cml_circuit_params(c)) {
-        fprintf(stderr, "cml client: %s: the spec has no TFHE parameters (compiled before "
-                        "parameter selection)\n", model_path);
-        goto done;
-    }
-    /* the inputs first: a bad CSV costs no keygen and no network */
-    if (!cml_io_read_inputs("client", c, csv, &in)) goto done;
+    /* a local model's inputs first: a bad CSV costs no keygen and no network */
+    if (local && !cml_io_read_inputs("client", c, csv, &in)) goto done;
 
     if (cml_client_connect(url, &cl) != CML_OK) {
         fprintf(stderr, "cml client: %s\n", cml_client_last_error());
@@ -211,9 +208,23 @@ int cml_cmd_client(int argc, char **argv) {
         fprintf(stderr, "cml client: %s\n", cml_client_last_error());
         goto done;
     }
-    if (strcmp(spec, cml_circuit_spec_text(c)) != 0) {
+    if (local && strcmp(spec, cml_circuit_spec_text(c)) != 0) {
         fprintf(stderr, "cml client: %s: the server's model '%s' is not this model (their specs "
                         "differ: another build?)\n", model_path, name);
+        goto done;
+    }
+    if (!local) {
+        char origin[512];
+        snprintf(origin, sizeof origin, "%s/models/%s", url, name);
+        if (cml_circuit_from_spec(spec, spec_len, origin, &c) != CML_OK) {
+            fprintf(stderr, "cml client: %s\n", cml_last_error());
+            goto done;
+        }
+        if (!cml_io_read_inputs("client", c, csv, &in)) goto done;
+    }
+    if (!cml_circuit_params(c)) {
+        fprintf(stderr, "cml client: %s: the spec has no TFHE parameters (compiled before "
+                        "parameter selection)\n", model_path);
         goto done;
     }
 
@@ -224,10 +235,7 @@ int cml_cmd_client(int argc, char **argv) {
                 have_ck ? "server.key" : "client.key", model_path, dir);
         goto done;
     }
-    if (!have_ck) {
-        char *args[] = {(char *)model_path, "-o", (char *)dir};
-        if (cml_cmd_keygen(3, args) != 0) goto done;
-    }
+    if (!have_ck && !cml_io_keygen("client", c, model_path, dir, false)) goto done;
     if (cml_client_key_load(ck_path, &ck) != CML_OK) {
         fprintf(stderr, "cml client: %s\n", cml_last_error());
         goto done;

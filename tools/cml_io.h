@@ -28,6 +28,12 @@ char *cml_io_join(const char *dir, const char *name);
  * if DIR exists but is not a directory). */
 bool cml_io_make_dir(const char *dir);
 
+/* Makes DIR/client.key and DIR/server.key for c (`cml keygen`; also `cml
+ * client` on a spec fetched from a server), refusing to replace keys
+ * without `force`; prints what it wrote. MODEL names c in messages. */
+bool cml_io_keygen(const char *cmd, const cml_circuit *c, const char *model, const char *dir,
+                   bool force);
+
 /* cml_circuit_load, or NULL after "cml CMD: <message>". */
 cml_circuit *cml_io_load_model(const char *cmd, const char *path);
 

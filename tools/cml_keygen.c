@@ -39,47 +39,55 @@ int cml_cmd_keygen(int argc, char **argv) {
 
     cml_circuit *c = cml_io_load_model("keygen", pos[0]);
     if (!c) return 1;
-    rc = 1;
+    rc = cml_io_keygen("keygen", c, pos[0], dir, force) ? 0 : 1;
+    cml_circuit_free(c);
+    return rc;
+}
+
+bool cml_io_keygen(const char *cmd, const cml_circuit *c, const char *model, const char *dir,
+                   bool force) {
+    bool ok = false;
     char *ck_path = cml_io_join(dir, "client.key"), *sk_path = cml_io_join(dir, "server.key");
     cml_context *ctx = NULL;
     cml_client_key *ck = NULL;
     cml_server_key *sk = NULL;
     if (!ck_path || !sk_path) {
-        fprintf(stderr, "cml keygen: out of memory\n");
+        fprintf(stderr, "cml %s: out of memory\n", cmd);
         goto done;
     }
     if (!cml_circuit_params(c)) {
-        fprintf(stderr, "cml keygen: %s: the spec has no TFHE parameters (compiled before "
-                        "parameter selection)\n", pos[0]);
+        fprintf(stderr, "cml %s: %s: the spec has no TFHE parameters (compiled before "
+                        "parameter selection)\n", cmd, model);
         goto done;
     }
     if (!cml_io_make_dir(dir)) {
-        fprintf(stderr, "cml keygen: %s: cannot create the directory: %s\n", dir, strerror(errno));
+        fprintf(stderr, "cml %s: %s: cannot create the directory: %s\n", cmd, dir,
+                strerror(errno));
         goto done;
     }
     if (!force && (access(ck_path, F_OK) == 0 || access(sk_path, F_OK) == 0)) {
         fprintf(stderr,
-                "cml keygen: %s: keys exist already (--force replaces them; ciphertexts made "
-                "with the old client key could no longer be decrypted)\n",
+                "cml %s: %s: keys exist already (--force replaces them; ciphertexts made "
+                "with the old client key could no longer be decrypted)\n", cmd,
                 access(ck_path, F_OK) == 0 ? ck_path : sk_path);
         goto done;
     }
     if (cml_context_create(0, &ctx) != CML_OK) {
-        fprintf(stderr, "cml keygen: %s\n", cml_last_error());
+        fprintf(stderr, "cml %s: %s\n", cmd, cml_last_error());
         goto done;
     }
     double t0 = cml_io_now();
     if (cml_circuit_keygen(c, ctx, &ck, &sk) != CML_OK) {
-        fprintf(stderr, "cml keygen: %s\n", cml_last_error());
+        fprintf(stderr, "cml %s: %s\n", cmd, cml_last_error());
         goto done;
     }
     double t1 = cml_io_now();
     if (cml_client_key_save(ck, ck_path) != CML_OK) {
-        fprintf(stderr, "cml keygen: %s\n", cml_last_error());
+        fprintf(stderr, "cml %s: %s\n", cmd, cml_last_error());
         goto done;
     }
     if (cml_server_key_save(sk, sk_path) != CML_OK) {
-        fprintf(stderr, "cml keygen: %s\n", cml_last_error());
+        fprintf(stderr, "cml %s: %s\n", cmd, cml_last_error());
         unlink(ck_path); /* half a key set is of no use */
         goto done;
     }
@@ -89,22 +97,21 @@ int cml_cmd_keygen(int argc, char **argv) {
     if (stat(ck_path, &cs) != 0 || stat(sk_path, &ss) != 0) cs.st_size = ss.st_size = 0;
     const cml_params *p = cml_circuit_params(c);
     fprintf(stderr,
-            "cml keygen: %s: keys for '%s' (k %u, N %u, n %u%s) in %.2f s, written in %.2f s\n",
-            dir, cml_circuit_name(c), p->glwe_dimension, p->polynomial_size, p->lwe_dimension,
-            p->lwe_dimension ? "" : ": no bootstrap", t1 - t0, t2 - t1);
+            "cml %s: %s: keys for '%s' (k %u, N %u, n %u%s) in %.2f s, written in %.2f s\n",
+            cmd, dir, cml_circuit_name(c), p->glwe_dimension, p->polynomial_size,
+            p->lwe_dimension, p->lwe_dimension ? "" : ": no bootstrap", t1 - t0, t2 - t1);
     fprintf(stderr, "  %s: %s (secret: keep it on the client)\n", ck_path,
             cml_io_bytes(a, sizeof a, (double)cs.st_size));
     fprintf(stderr, "  %s: %s (bootstrap key %s, keyswitch key %s)\n", sk_path,
             cml_io_bytes(a, sizeof a, (double)ss.st_size),
             cml_io_bytes(b, sizeof b, (double)cml_server_key_bsk_bytes(sk)),
             cml_io_bytes(e, sizeof e, (double)cml_server_key_ksk_bytes(sk)));
-    rc = 0;
+    ok = true;
 done:
     cml_server_key_destroy(sk);
     cml_client_key_destroy(ck);
     cml_context_destroy(ctx);
-    cml_circuit_free(c);
     free(ck_path);
     free(sk_path);
-    return rc;
+    return ok;
 }

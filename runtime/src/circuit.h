@@ -12,9 +12,10 @@
 struct cml_circuit {
     void *handle;          /* dlopen handle */
     char *path;            /* as given, "./" prepended when it had no slash */
-    const char *spec_text; /* inside the module */
+    const char *spec_text; /* inside the module, or spec_copy */
+    char *spec_copy;       /* cml_circuit_from_spec: the text, owned; NULL otherwise */
     cml_spec spec;
-    cml_circuit_simulate_fn simulate;
+    cml_circuit_simulate_fn simulate; /* NULL: known by its spec only */
     cml_circuit_run_fn run; /* NULL: compiled without encrypted execution */
 };
 

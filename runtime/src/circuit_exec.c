@@ -198,7 +198,10 @@ cml_status cml_circuit_run(const cml_circuit *c, cml_context *ctx, const cml_ser
     if (!c || !ctx || !sk || !in) return cml_error(CML_ERR_ARG, "cml_circuit_run: NULL argument");
     if (!c->run)
         return cml_error(CML_ERR_FORMAT,
-                         "%s: compiled without encrypted execution (recompile with this cmlc)",
+                         c->spec_copy ? "%s: known by its spec only: the encrypted evaluation "
+                                        "is in the compiled model"
+                                      : "%s: compiled without encrypted execution (recompile "
+                                        "with this cmlc)",
                          c->path);
     const cml_params *p;
     cml_status st = need_params(c, &p);

@@ -108,8 +108,34 @@ cml_status cml_circuit_load(const char *path, cml_circuit **out) {
     return CML_OK;
 }
 
+cml_status cml_circuit_from_spec(const char *yaml, size_t len, const char *origin,
+                                 cml_circuit **out) {
+    if (!out) return cml_error(CML_ERR_ARG, "cml_circuit_from_spec: NULL output");
+    *out = NULL;
+    if (!yaml || !origin) return cml_error(CML_ERR_ARG, "cml_circuit_from_spec: NULL argument");
+    cml_circuit *c = calloc(1, sizeof *c);
+    if (c) c->path = strdup(origin);
+    if (c && c->path) c->spec_copy = malloc(len + 1);
+    if (!c || !c->path || !c->spec_copy) {
+        cml_circuit_free(c);
+        return cml_error(CML_ERR_NOMEM, "%s: out of memory", origin);
+    }
+    memcpy(c->spec_copy, yaml, len);
+    c->spec_copy[len] = '\0';
+    cml_status st = cml_spec_parse(c->spec_copy, len, origin, &c->spec);
+    if (st != CML_OK) {
+        cml_circuit_free(c);
+        return st;
+    }
+    c->spec_text = c->spec_copy;
+    cml_clear_error();
+    *out = c;
+    return CML_OK;
+}
+
 void cml_circuit_free(cml_circuit *c) {
     if (!c) return;
+    free(c->spec_copy);
     cml_spec_free(&c->spec);
     if (c->handle) dlclose(c->handle);
     free(c->path);
@@ -158,6 +184,9 @@ cml_status cml_circuit_simulate(const cml_circuit *c, const int64_t *const *in,
     }
     for (size_t k = 0; k < c->spec.noutputs; k++)
         if (!out[k]) return cml_error(CML_ERR_ARG, "cml_circuit_simulate: output %zu is NULL", k);
+    if (!c->simulate)
+        return cml_error(CML_ERR_FORMAT, "%s: known by its spec only: no clear twin (load the "
+                                         "compiled model for it)", c->path);
     int rc = c->simulate(in, out);
     if (rc == 0) return CML_OK;
     if (rc == -1) return cml_error(CML_ERR_NOMEM, "%s: out of memory in the clear twin", c->path);

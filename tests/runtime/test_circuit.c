@@ -580,6 +580,32 @@ static const char *build_so(const char *name, const char *csrc) {
     return so;
 }
 
+/* A circuit known by its spec only (a client of `cml serve`): accessors and
+ * quantization work, the twin and the encrypted evaluation do not. */
+static void test_from_spec(void) {
+    cml_circuit *c = NULL;
+    CU_ASSERT_EQUAL_FATAL(cml_circuit_from_spec(base_spec, strlen(base_spec), "http://h/models/iris", &c),
+                          CML_OK);
+    CU_ASSERT_STRING_EQUAL(cml_circuit_name(c), "iris");
+    CU_ASSERT_STRING_EQUAL(cml_circuit_path(c), "http://h/models/iris");
+    CU_ASSERT_STRING_EQUAL(cml_circuit_spec_text(c), base_spec);
+    CU_ASSERT_PTR_NOT_NULL(cml_circuit_params(c));
+    CU_ASSERT_EQUAL(cml_circuit_can_run(c), 0);
+    double x[4] = {0.5, 1.0, 100, -3};
+    int64_t q[4], y[3];
+    CU_ASSERT_EQUAL(cml_quantize_input(c, 0, x, q), CML_OK);
+    CU_ASSERT(q[0] == 2 && q[1] == 3 && q[2] == 15 && q[3] == 0);
+    const int64_t *in[1] = {q};
+    int64_t *out[1] = {y};
+    CU_ASSERT_EQUAL(cml_circuit_simulate(c, in, out), CML_ERR_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cml_last_error(), "known by its spec only"));
+    cml_circuit_free(c);
+    c = (cml_circuit *)1;
+    CU_ASSERT_EQUAL(cml_circuit_from_spec("format: 1\n", 10, "bad", &c), CML_ERR_FORMAT);
+    CU_ASSERT_PTR_NULL(c);
+    CU_ASSERT_EQUAL(cml_circuit_from_spec(NULL, 0, "x", &c), CML_ERR_ARG);
+}
+
 static void test_load_errors(void) {
     expect_load_error("/nonexistent/model.so", CML_ERR_IO, "cannot open");
     const char *txt = tmp_path("notes.so");
@@ -629,5 +655,6 @@ CU_TestInfo cml_tests_circuit[] = {
     {"clear twin: a value leaving its width names the op", test_simulate_overflow},
     {"quantize, dequantize, post-processing, printing", test_conversions},
     {"files that are not models: status and message", test_load_errors},
+    {"a circuit from its spec alone: client side only", test_from_spec},
     CU_TEST_INFO_NULL,
 };

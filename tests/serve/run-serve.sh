@@ -119,9 +119,11 @@ roundtrip)
         fail "GET /models: $(curl -s "$url/models")"
     curl -s "$url/models/post_softmax/spec" | grep -q '^name: "post_softmax"' || fail "GET spec"
 
-    # three clients at once, three models, three key directories
-    for m in logreg softmax tree; do
-        "$cml" client "$url" "$tmp/$m.so" --keys "$tmp/keys.$m" "$tmp/$m.csv" \
+    # three clients at once, three models, three key directories; two know
+    # their model by name only (from the server's spec), one by its .so
+    for mn in logreg:iris_logistic softmax:$tmp/softmax.so tree:per_feature_tree; do
+        m=${mn%%:*} model=${mn#*:}
+        "$cml" client "$url" "$model" --keys "$tmp/keys.$m" "$tmp/$m.csv" \
             >"$tmp/$m.out" 2>"$tmp/$m.err" &
         eval "pid_$m=\$!"
     done

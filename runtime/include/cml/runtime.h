@@ -83,6 +83,14 @@ typedef struct cml_circuit cml_circuit;
  * CML_ERR_FORMAT: symbols missing, spec malformed; CML_ERR_MISMATCH: ABI
  * version of another runtime. */
 cml_status cml_circuit_load(const char *path, cml_circuit **out);
+/* A circuit known only by its spec (len bytes of YAML, docs/spec.md), as a
+ * client of `cml serve` fetches it: everything a client does works (the
+ * spec's accessors, quantization, keygen, encrypt, decrypt), while the
+ * clear twin and cml_circuit_run, which live in the module, fail with
+ * CML_ERR_FORMAT. `origin` names it in messages (cml_circuit_path). The
+ * text is copied. CML_ERR_FORMAT: the spec is malformed. */
+cml_status cml_circuit_from_spec(const char *yaml, size_t len, const char *origin,
+                                 cml_circuit **out);
 void cml_circuit_free(cml_circuit *c);
 
 const char *cml_circuit_path(const cml_circuit *c);
