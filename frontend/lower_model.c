@@ -774,8 +774,34 @@ static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mva
     if (y) y = b2(c, IR_LE, loc, y, int_const(c, loc, 1, &n, tq));
     if (y) y = b2(c, IR_MATMUL, loc, y, int_const(c, loc, 2, a[2]->lit.dims, pi));
     if (y) y = b2(c, IR_EQ, loc, y, int_const(c, loc, 1, &l, li));
-    if (y) y = b2(c, IR_MATMUL, loc, y, int_const(c, loc, 2, a[3]->lit.dims, vq));
-    if (y) y->has_bound = tree_bound(c, a[2], vq, m, &y->bound_lo, &y->bound_hi);
+    /* One output (or two that are each other's negation, as a binary
+     * classifier's [-s/2, s/2]): each leaf's lookup gives its value or 0
+     * directly, so the output sums L lookups of weight 1 (squared 2-norm L)
+     * instead of L one-hot bits weighted by the leaf values (sum of Vq^2),
+     * which would need far less noisy, costlier parameters. */
+    bool pair = m == 2;
+    for (int64_t j = 0; j < l && pair; j++) pair = vq[j * 2] == -vq[j * 2 + 1];
+    if (y && (m == 1 || pair)) {
+        int64_t *col = arena_array(&c->tmp, (size_t)l, sizeof *col);
+        int64_t *ones = arena_array(&c->tmp, (size_t)l, sizeof *ones);
+        if (!col || !ones) return oom(c, loc);
+        for (int64_t j = 0; j < l; j++) {
+            col[j] = vq[j * m + m - 1];
+            ones[j] = 1;
+        }
+        ir_op *w[3] = {y, int_const(c, loc, 1, &l, col), ir_build_scalar_int(c->f, loc, 0)};
+        y = w[1] && w[2] ? ir_build(c->f, c->d, IR_WHERE, loc, 3, w) : NULL;
+        int64_t od[2] = {l, 1};
+        if (y) y = b2(c, IR_MATMUL, loc, y, int_const(c, loc, 2, od, ones));
+        if (y) y->has_bound = tree_bound(c, a[2], col, 1, &y->bound_lo, &y->bound_hi);
+        if (y && pair) {
+            ir_op *both[2] = {b1(c, IR_NEG, loc, y), y};
+            y = both[0] ? ir_build_concat(c->f, c->d, loc, 2, both, 0) : NULL;
+        }
+    } else {
+        if (y) y = b2(c, IR_MATMUL, loc, y, int_const(c, loc, 2, a[3]->lit.dims, vq));
+        if (y) y->has_bound = tree_bound(c, a[2], vq, m, &y->bound_lo, &y->bound_hi);
+    }
     *out = (mval){.op = y, .st = MS_ACC, .scale = sv, .zp = 0};
     return y != NULL;
 }
