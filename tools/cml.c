@@ -24,7 +24,7 @@ static void usage(FILE *f) {
           "                  cml predict MODEL.so INPUT.csv [--simulate | --clear]\n"
           "  serve           serve models over HTTP (evaluation keys only):\n"
           "                  cml serve MODEL.so... --key-store DIR [--host H] [--port P]\n"
-          "  client          predict through a server: cml client URL MODEL.so --keys DIR X.csv\n"
+          "  client          predict through a server: cml client URL MODEL --keys DIR X.csv\n"
           "  demo            run the TFHE runtime end to end (keygen, encrypt, bootstrap, decrypt)\n"
           "  bench pbs       benchmark keygen, keyswitch and bootstrapping per precision\n"
           "  bench compile   time the compiler's front half on a 1,000-neuron MLP\n"

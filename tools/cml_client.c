@@ -230,9 +230,8 @@ int cml_cmd_client(int argc, char **argv) {
 
     bool have_ck = access(ck_path, F_OK) == 0, have_sk = access(sk_path, F_OK) == 0;
     if (have_ck != have_sk) {
-        fprintf(stderr, "cml client: %s: has %s but not %s (run `cml keygen %s -o %s --force` "
-                        "for a fresh pair)\n", dir, have_ck ? "client.key" : "server.key",
-                have_ck ? "server.key" : "client.key", model_path, dir);
+        fprintf(stderr, "cml client: %s: has %s but not %s (remove it for a fresh pair)\n",
+                dir, have_ck ? "client.key" : "server.key", have_ck ? "server.key" : "client.key");
         goto done;
     }
     if (!have_ck && !cml_io_keygen("client", c, model_path, dir, false)) goto done;
