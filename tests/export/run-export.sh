@@ -235,6 +235,16 @@ else
     bad "format of the exported files"
 fi
 
+# A multi-class forest without --weights: leaf values narrowed until the sum
+# of their squares (per output) fits 2^16.
+if "$PY" "$EXPORT" forest_iris.pkl --calibrate iris_train.csv -o autow.cml >/dev/null 2>autow.err &&
+    grep -q '^    quantize weights [4-7];$' autow.cml &&
+    grep -q '^// Scores: leaf values at [4-7] bits: the sum of their squares' autow.cml; then
+    ok "multi-class ensemble: $(grep -o 'leaf values at [4-7] bits' autow.cml)"
+else
+    bad "multi-class ensemble weights: $(cat autow.err) $(grep quantize autow.cml)"
+fi
+
 # --no-search: an MLP gets the default widths.
 if "$PY" "$EXPORT" mlp_iris.pkl --calibrate iris_train.csv -o nosearch.cml --no-search \
         >/dev/null 2>nosearch.err &&
@@ -257,7 +267,7 @@ if "$PY" "$EXPORT" logistic_iris.pkl --calibrate iris_train.csv -o opts.cml --in
     "$PY" "$EXPORT" forest_iris.pkl --calibrate iris_train.csv -o grid.cml --inputs 1 \
         >/dev/null 2>>opts.err &&
     grep -q '^    input x: f32\[4\] calibrate "grid.calib.csv" per_feature;$' grid.cml &&
-    grep -q '^    quantize inputs 1, weights 8;$' grid.cml &&
+    grep -q '^    quantize inputs 1, weights [4-8];$' grid.cml &&
     "$CMLC" grid.cml --stats >/dev/null 2>>opts.err; then
     ok "options: --inputs/--weights/--accumulator, --input-quant, --name; tree grid fallback"
 else
