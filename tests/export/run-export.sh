@@ -286,6 +286,43 @@ else
     bad "tree_cancer.so: $(cat so.err)"
 fi
 
+# ---- XGBoost JSON models (made from scikit-learn boosting: no xgboost here) --------
+for kind in binary multi reg; do
+    if ! "$PY" "$HERE/make_xgboost.py" $kind >xgb_$kind.log 2>&1; then
+        bad "xgboost $kind: making the model: $(cat xgb_$kind.log)"
+        continue
+    fi
+    for f in $kind.json ${kind}_train.csv ${kind}_test.csv $kind.ref; do mv $f xgb_$f; done
+done
+# export_model takes NAME.pkl: the XGBoost cases run cml-export themselves
+xgb_case() {
+    name=xgb_$1
+    if ! "$PY" "$EXPORT" "$name.json" --calibrate "${name}_train.csv" -o "$name.cml" \
+            --check "${name}_test.csv" >"$name.export" 2>&1; then
+        bad "$name: cml-export failed: $(cat "$name.export")"
+        return 1
+    fi
+    grep '^check:' "$name.export" | sed 's/^/    /'
+    "$CMLC" "$name.cml" --simulate --input "${name}_test.csv" >"$name.out" 2>"$name.err" || {
+        bad "$name: cmlc --simulate: $(cat "$name.err")"
+        return 1
+    }
+}
+for kind in binary multi; do
+    xgb_case $kind || continue
+    r=$(paste -d, xgb_$kind.ref xgb_$kind.out | awk -F, '{ n++; if ($1 == $2) a++ }
+        END { printf "%d/%d rows agree", a, n; exit !(n > 0 && a == n) }')
+    if [ $? -eq 0 ]; then ok "xgboost $kind: $r (tree_bins: every split exact)"; else bad "xgboost $kind: $r"; fi
+done
+if xgb_case reg; then
+    r=$(paste -d, xgb_reg.ref xgb_reg.out | awk -F, '{ d = $2 - $1; if (d < 0) d = -d; if (d > m) m = d; n++ }
+        END { printf "max |diff| %.3g over %d rows (need <= 1)", m, n; exit !(n > 0 && m <= 1) }')
+    if [ $? -eq 0 ]; then ok "xgboost reg: $r"; else bad "xgboost reg: $r"; fi
+fi
+printf '{"learner": {"objective": {"name": "rank:pairwise"}, "learner_model_param": {"base_score": "0.5", "num_class": "0", "num_feature": "4"}, "gradient_booster": {"name": "gbtree", "model": {"tree_info": [], "trees": []}}}}' >rank.json
+fails xgb_objective "cml-export: rank.json: XGBoost objective 'rank:pairwise' is not supported (" \
+    -- rank.json --calibrate iris_train.csv -o out.cml
+
 # ---- error cases ---------------------------------------------------------------------
 fails unsupported "cml-export: unsupported estimator 'KNeighborsClassifier' (supported: LinearRegression, " \
     -- knn.pkl --calibrate iris_train.csv -o out.cml
