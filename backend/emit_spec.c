@@ -62,6 +62,7 @@ static const char *post_name(ir_post p) {
     case IR_POST_SOFTMAX: return "softmax";
     case IR_POST_SIGMOID: return "sigmoid";
     case IR_POST_EXP: return "exp";
+    case IR_POST_VOTE: return "vote";
     default: return "none";
     }
 }

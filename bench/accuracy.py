@@ -20,7 +20,8 @@ Usage (from the repository root, after building into BUILD):
     bench/accuracy.py [--build BUILD] [--fhe-rows N] [--only NAME] [--markdown FILE]
 
 --fhe-rows bounds the encrypted rows per model (default: all test rows for
-linear models and single trees, 30 for the others; 0 = all everywhere).
+linear models and single trees, 10 for k-NN, 30 for the others; 0 = all
+everywhere).
 Prints one `name value unit` line per figure, and the table as markdown
 into FILE (docs/accuracy.md is written that way). Runs with Debian's
 /usr/bin/python3 (python3-sklearn).
@@ -46,6 +47,7 @@ from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor, Ridge
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -85,7 +87,12 @@ CASES = [
     ("gbt_breast_cancer", "breast_cancer", lambda: GradientBoostingClassifier(n_estimators=20, max_depth=2, random_state=0), False, False, False),
     ("mlp_iris", "iris", lambda: MLPClassifier(hidden_layer_sizes=(16,), max_iter=5000, random_state=0), False, True, True),
     ("mlp_breast_cancer", "breast_cancer", lambda: MLPClassifier(hidden_layer_sizes=(16,), max_iter=3000, random_state=0), False, False, True),
+    ("knn_iris", "iris", lambda: KNeighborsClassifier(3), False, False, False),
 ]
+# Cases whose rows take tens of seconds: fewer encrypted rows by default, and
+# one latency run instead of five.
+FHE_ROWS = {"knn_iris": 10}
+LATENCY_RUNS = {"knn_iris": 1}
 
 
 def write_csv(path, rows):
@@ -131,7 +138,8 @@ def case(build, tmp, name, ds, make, regression, all_rows, scale, fhe_rows):
     sim = parse_rows(run([cmlbin, "predict", so, test, "--simulate"]).stdout)
     sim_pred = np.array([r[0] for r in sim])
     quant_m = metric(regression, yte, sim_pred)
-    n = len(Xte) if (fhe_rows == 0 or (all_rows and fhe_rows < 0)) else min(len(Xte), fhe_rows if fhe_rows > 0 else 30)
+    default_rows = FHE_ROWS.get(name, 30)
+    n = len(Xte) if (fhe_rows == 0 or (all_rows and fhe_rows < 0)) else min(len(Xte), fhe_rows if fhe_rows > 0 else default_rows)
     sub = os.path.join(tmp, name + ".fhe.csv")
     write_csv(sub, Xte[:n])
     p = subprocess.run([cmlbin, "predict", so, sub, "--clear", "-v"], capture_output=True, text=True)
@@ -143,7 +151,7 @@ def case(build, tmp, name, ds, make, regression, all_rows, scale, fhe_rows):
         if m:
             fhe.append(float(m.group(1).split(",")[0]))
             equal += m.group(1) == m.group(2)
-    b = run([cmlbin, "bench", "infer", so, "--runs", "5"]).stdout
+    b = run([cmlbin, "bench", "infer", so, "--runs", str(LATENCY_RUNS.get(name, 5))]).stdout
     m = re.search(r"\.latency\.tall ([0-9.]+) ms", b)
     latency = float(m.group(1)) / 1000 if m else float("nan")
     fhe_m = metric(regression, yte[:n], np.array(fhe))

@@ -16,6 +16,7 @@
  * in quantize.c. */
 #include "csv.h"
 #include "interp.h"
+#include "knn.h"
 #include "lower_internal.h"
 #include "quantize.h"
 
@@ -52,6 +53,7 @@ typedef struct mval {
     const int64_t *fzp;
     const int64_t *edge_at; /* Q of a tree_bins input (nfeat features): bin edges */
     const double *edges;
+    bool labels;    /* the labels knn returns: they can only be returned */
     int bind;       /* pass 2: 1 + index of the binding it was read from, 0 if none */
 } mval;
 
@@ -296,7 +298,15 @@ static ir_op *real_const(ml *c, diag_loc loc, const lower_lit *l) {
 
 /* ---- arguments --------------------------------------------------------------------- */
 
+static bool not_labels(ml *c, diag_loc loc, const mval *v) {
+    if (!v->labels) return true;
+    diag_error(c->d, loc, "the labels 'knn' returns are class numbers, not values on a scale: "
+                          "they can only be returned ('return vote(knn(...));')");
+    return false;
+}
+
 static bool need_value(ml *c, const ast_expr *call, const ast_expr *arg, const mval *v) {
+    if (!not_labels(c, arg->loc, v)) return false;
     if (!v->is_const) return true;
     diag_error(c->d, arg->loc, "the input of '%s' must be a layer value, not a constant",
                call->u.call.name);
@@ -715,16 +725,20 @@ static bool tree_bound(ml *c, const mval *pm, const int64_t *vq, int64_t m, int6
     return true;
 }
 
-static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mval *out) {
+/* The length of x, which layer e needs to be a vector; -1 (reported) if it
+ * is not. */
+static int64_t vector_len(ml *c, const ast_expr *e, const mval *x) {
     const ir_type *xt = c->pass == 1 ? &x->real->type : &x->op->type;
-    if (xt->rank != 1) {
-        char sh[64];
-        diag_error(c->d, e->u.call.args[0]->loc, "the input of 'tree_ensemble' must be a vector, "
-                   "got shape %s", lower_shape_str(xt->rank, xt->dims, sh, sizeof sh));
-        return false;
-    }
-    int64_t k = xt->dims[0];
-    if (!tree_args(c, e, k, a)) return false;
+    if (xt->rank == 1) return xt->dims[0];
+    char sh[64];
+    diag_error(c->d, e->u.call.args[0]->loc, "the input of '%s' must be a vector, got shape %s",
+               e->u.call.name, lower_shape_str(xt->rank, xt->dims, sh, sizeof sh));
+    return -1;
+}
+
+static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mval *out) {
+    int64_t k = vector_len(c, e, x);
+    if (k < 0 || !tree_args(c, e, k, a)) return false;
     int64_t n = a[0]->lit.dims[0], l = a[2]->lit.dims[1], m = a[3]->lit.dims[1];
     int64_t sd[2] = {k, n};
     double *sel = arena_array(&c->tmp, (size_t)(k * n), sizeof *sel);
@@ -806,6 +820,112 @@ static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mva
     return y != NULL;
 }
 
+/* knn(x, P, L, k, distance_bits=r): k-nearest-neighbour classification
+ * against the clear training points P [n, K] with labels L [n] (integers
+ * 0 .. 126). The points are quantized on x's grid (per feature for a
+ * per_feature input), distances measured in grid steps and clipped at
+ * 2^r - 1 (default r = 2); knn.h has the network. The result is the labels
+ * of the k nearest, nearest first: class numbers for the client's `vote`. */
+enum { KNN_DEFAULT_DIST_BITS = 2, KNN_MAX_KEY_BITS = 7, KNN_MAX_POINTS = 1 << 16 };
+static const char *const knn_kw[] = {"distance_bits", NULL};
+
+static bool knn_args(ml *c, const ast_expr *e, int64_t nfeat, const mval *p, const mval *l,
+                     int *k, int *r, int *lb) {
+    ast_expr *const *ae = e->u.call.args;
+    if (!need_const(c, e, ae[1], p, 2, "training points") ||
+        !need_const(c, e, ae[2], l, 1, "labels") ||
+        !int_arg(c, ae[3], "the neighbour count of 'knn'", 1, k))
+        return false;
+    int64_t n = p->lit.dims[0];
+    if (p->lit.dims[1] != nfeat || l->lit.dims[0] != n) {
+        char s1[64], s2[64];
+        diag_error(c->d, e->loc, "'knn' shapes disagree: the input has %" PRId64 " features, the "
+                   "training points are %s, the labels %s (expected [n, %" PRId64 "] and [n])",
+                   nfeat, lower_shape_str(2, p->lit.dims, s1, sizeof s1),
+                   lower_shape_str(1, l->lit.dims, s2, sizeof s2), nfeat);
+        return false;
+    }
+    if (n < 1 || n > KNN_MAX_POINTS) {
+        diag_error(c->d, ae[1]->loc, "'knn' takes 1 to %d training points, got %" PRId64,
+                   KNN_MAX_POINTS, n);
+        return false;
+    }
+    if (*k > n) {
+        diag_error(c->d, ae[3]->loc, "'knn' asks for %d neighbours of %" PRId64 " training points",
+                   *k, n);
+        return false;
+    }
+    int64_t maxl = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = l->lit.fv[i];
+        if (!(v >= 0 && v <= 126 && v == (double)(int64_t)v)) {
+            diag_error(c->d, ae[2]->loc, "label %" PRId64 " of 'knn' is %g; labels are class "
+                       "numbers 0 to 126", i, v);
+            return false;
+        }
+        if ((int64_t)v > maxl) maxl = (int64_t)v;
+    }
+    for (int64_t i = 0; i < n * nfeat; i++)
+        if (!isfinite(p->lit.fv[i])) {
+            diag_error(c->d, ae[1]->loc, "training point %" PRId64 " of 'knn' is not finite",
+                       i / nfeat);
+            return false;
+        }
+    *r = KNN_DEFAULT_DIST_BITS;
+    const ast_expr *kw = lower_kwarg(e, "distance_bits");
+    if (kw && !int_arg(c, kw, "the distance bits of 'knn'", 1, r)) return false;
+    *lb = knn_label_bits(maxl);
+    if (*r + *lb > KNN_MAX_KEY_BITS) {
+        diag_error(c->d, kw ? kw->loc : e->loc, "'knn' sort keys of %d distance bits and %d label "
+                   "bits (%" PRId64 " classes) exceed %d bits: their comparisons would need "
+                   "lookups wider than 8 bits; lower distance_bits", *r, *lb, maxl + 1,
+                   KNN_MAX_KEY_BITS);
+        return false;
+    }
+    return true;
+}
+
+static bool layer_knn(ml *c, const ast_expr *e, mval *x, const mval *p, const mval *l,
+                      mval *out) {
+    int64_t nf = vector_len(c, e, x);
+    int k, r, lb;
+    if (nf < 0 || !knn_args(c, e, nf, p, l, &k, &r, &lb)) return false;
+    int64_t n = p->lit.dims[0];
+    diag_loc loc = e->loc;
+    if (c->pass == 1) {
+        /* calibration only needs a value of the result's shape: the labels
+         * are never requantized (they can only be returned) */
+        int64_t z = 0, kk = k, st = 1;
+        ir_op *y = b2(c, IR_MATMUL, loc, x->real, ir_build_transpose(c->f, c->d, loc,
+                                                                     real_const(c, loc, &p->lit),
+                                                                     NULL));
+        out->real = y ? ir_build_slice(c->f, c->d, loc, y, &z, &kk, &st) : NULL;
+        out->labels = true;
+        return out->real != NULL;
+    }
+    if (!ensure_q(c, x, loc)) return false;
+    if (x->edges) {
+        diag_error(c->d, e->u.call.args[0]->loc, "'knn' needs values on a scale; a 'tree_bins' "
+                   "input holds bin numbers and can only feed 'tree_ensemble'");
+        return false;
+    }
+    int qbits = x->op->code == IR_INPUT ? c->bits_in : c->bits_act;
+    int64_t *t = arena_array(&c->tmp, (size_t)(n * nf), sizeof *t);
+    int64_t *lab = arena_array(&c->tmp, (size_t)n, sizeof *lab);
+    if (!t || !lab) return oom(c, loc);
+    for (int64_t i = 0; i < n; i++) {
+        lab[i] = (int64_t)l->lit.fv[i];
+        for (int64_t j = 0; j < nf; j++)
+            t[i * nf + j] = x->nfeat ? quant_value(p->lit.fv[i * nf + j], x->fscale[j], x->fzp[j],
+                                                   qbits)
+                                     : quant_value(p->lit.fv[i * nf + j], x->scale, x->zp, qbits);
+    }
+    knn_shape ks = {.n = n, .K = nf, .k = k, .qbits = qbits, .dist_bits = r, .label_bits = lb};
+    ir_op *y = knn_build(c->f, c->d, loc, x->op, &ks, t, lab);
+    *out = (mval){.op = y, .st = MS_Q, .scale = 1, .zp = 0, .labels = true};
+    return y != NULL;
+}
+
 /* flatten(x) / reshape(x, [dims]): free on integers, any state but a real
  * chain (which is requantized first: a reshape is not elementwise). */
 static bool layer_reshape(ml *c, const ast_expr *e, mval *x, int rank, const int64_t *dims,
@@ -855,8 +975,8 @@ static const struct {
 enum { NACT = sizeof activations / sizeof activations[0] };
 
 static const char *const layer_names[] = {"dense",   "conv2d", "avgpool2d", "maxpool2d",
-                                          "flatten", "reshape", "tree_ensemble", "argmax",
-                                          "softmax"};
+                                          "flatten", "reshape", "tree_ensemble", "knn",
+                                          "argmax",  "softmax", "vote"};
 enum { NLAYERS = sizeof layer_names / sizeof layer_names[0] };
 
 static const char *const circuit_only[] = {"sum",   "dot", "matmul", "transpose", "concat", "lut",
@@ -875,7 +995,8 @@ static bool mcall(ml *c, const ast_expr *e, mval *out) {
             return false;
         return elementwise(c, e->loc, activations[i].op, &x, NULL, false, out);
     }
-    if (strcmp(name, "argmax") == 0 || strcmp(name, "softmax") == 0) {
+    if (strcmp(name, "argmax") == 0 || strcmp(name, "softmax") == 0 ||
+        strcmp(name, "vote") == 0) {
         diag_error(c->d, e->loc, "'%s' runs on the client after decryption; it can only be "
                                  "applied to a returned value ('return %s(v);')", name, name);
         return false;
@@ -893,6 +1014,7 @@ static bool mcall(ml *c, const ast_expr *e, mval *out) {
     case 4: break;                                    /* flatten */
     case 5: min = max = 2; break;                     /* reshape */
     case 6: min = max = 5; break;                     /* tree_ensemble */
+    case 7: min = max = 4, kw = knn_kw; break;        /* knn */
     default: {
         for (size_t i = 0; i < sizeof circuit_only / sizeof *circuit_only; i++)
             if (strcmp(circuit_only[i], name) == 0) {
@@ -918,6 +1040,10 @@ static bool mcall(ml *c, const ast_expr *e, mval *out) {
         for (int i = 0; i < 4; i++)
             if (!mexpr(c, ae[i + 1], &ta[i])) return false;
         return layer_trees(c, e, &x, tp, out);
+    }
+    if (which == 7) {
+        mval p, l;
+        return mexpr(c, ae[1], &p) && mexpr(c, ae[2], &l) && layer_knn(c, e, &x, &p, &l, out);
     }
     if (nargs == 3 && !mexpr(c, ae[2], &b)) return false;
     switch (which) {
@@ -964,7 +1090,9 @@ static bool lit_neg(ml *c, diag_loc loc, const lower_lit *l, mval *out) {
 
 static bool mbinary(ml *c, const ast_expr *e, mval *out) {
     mval l, r;
-    if (!mexpr(c, e->u.bin.lhs, &l) || !mexpr(c, e->u.bin.rhs, &r)) return false;
+    if (!mexpr(c, e->u.bin.lhs, &l) || !mexpr(c, e->u.bin.rhs, &r) ||
+        !not_labels(c, e->u.bin.lhs->loc, &l) || !not_labels(c, e->u.bin.rhs->loc, &r))
+        return false;
     static const char *const opname[] = {"+", "-", "*", "/", "@", "<", "<=", ">", ">=", "==", "!=",
                                          "-"};
     ast_op op = e->u.bin.op;
@@ -1017,6 +1145,7 @@ static bool mexpr_inner(ml *c, const ast_expr *e, mval *out) {
         mval x;
         if (!mexpr(c, e->u.bin.lhs, &x)) return false;
         if (x.is_const) return lit_neg(c, e->loc, &x.lit, out); /* -W of a param W */
+        if (!not_labels(c, e->loc, &x)) return false;
         return elementwise(c, e->loc, IR_NEG, &x, NULL, false, out);
     }
     case AST_NAME: {
@@ -1193,6 +1322,7 @@ static ir_post post_of(const ast_expr *e, const ast_expr **inner) {
                 : strcmp(e->u.call.name, "softmax") == 0 ? IR_POST_SOFTMAX
                 : strcmp(e->u.call.name, "sigmoid") == 0 ? IR_POST_SIGMOID
                 : strcmp(e->u.call.name, "exp") == 0     ? IR_POST_EXP
+                : strcmp(e->u.call.name, "vote") == 0    ? IR_POST_VOTE
                                                          : IR_POST_NONE;
     if (p != IR_POST_NONE) *inner = e->u.call.args[0];
     return p;

@@ -65,7 +65,14 @@ bool ir_type_same_shape(const ir_type *a, const ir_type *b);
 char *ir_type_str(const ir_type *t, char *buf, size_t size);
 
 /* Client-side post-processing of a model output (decrypted, dequantized). */
-typedef enum { IR_POST_NONE, IR_POST_ARGMAX, IR_POST_SOFTMAX, IR_POST_SIGMOID, IR_POST_EXP } ir_post;
+typedef enum {
+    IR_POST_NONE,
+    IR_POST_ARGMAX,
+    IR_POST_SOFTMAX,
+    IR_POST_SIGMOID,
+    IR_POST_EXP,
+    IR_POST_VOTE
+} ir_post;
 
 /* Quantization of a model input/output: real = scale * (q - zero_point).
  * `bits` is the quantized integer's own width (inputs: unsigned, the client

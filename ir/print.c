@@ -120,7 +120,7 @@ static void print_attrs(FILE *out, ir_module *m, const ir_op *op) {
                 if (op->quant.bits) fprintf(out, ", bits = %d", op->quant.bits);
                 sep = ", ";
             }
-            static const char *post[] = {"none", "argmax", "softmax", "sigmoid", "exp"};
+            static const char *post[] = {"none", "argmax", "softmax", "sigmoid", "exp", "vote"};
             if (op->post != IR_POST_NONE) fprintf(out, "%spost = %s", sep, post[op->post]);
             fputc('}', out);
         }

@@ -129,6 +129,7 @@ static bool print_output(FILE *out, const ir_op *o, const ir_tensor *v, bool *fi
     case IR_POST_SOFTMAX: t.post = CML_POST_SOFTMAX; break;
     case IR_POST_SIGMOID: t.post = CML_POST_SIGMOID; break;
     case IR_POST_EXP: t.post = CML_POST_EXP; break;
+    case IR_POST_VOTE: t.post = CML_POST_VOTE; break;
     }
     if (cml_output_fprint(out, &t, v->i) == CML_OK) return true;
     diag_error(d, (diag_loc){0}, "%s", cml_last_error());

@@ -284,6 +284,20 @@ size_t cml_post_apply(cml_post post, double *y, size_t n) {
     case CML_POST_EXP:
         for (size_t i = 0; i < n; i++) y[i] = exp(y[i]);
         return n;
+    case CML_POST_VOTE: {
+        double best = y[0];
+        size_t best_count = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t count = 0;
+            for (size_t j = 0; j < n; j++) count += y[j] == y[i];
+            if (count > best_count || (count == best_count && y[i] < best)) {
+                best = y[i];
+                best_count = count;
+            }
+        }
+        y[0] = best;
+        return 1;
+    }
     case CML_POST_NONE: break;
     }
     return n;
@@ -296,6 +310,7 @@ const char *cml_post_name(cml_post post) {
     case CML_POST_SOFTMAX: return "softmax";
     case CML_POST_SIGMOID: return "sigmoid";
     case CML_POST_EXP: return "exp";
+    case CML_POST_VOTE: return "vote";
     }
     return "unknown";
 }

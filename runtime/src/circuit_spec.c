@@ -355,14 +355,14 @@ static cml_status read_quant(const parser *p, yaml_node_t *n, const char *where,
 static cml_status read_post(const parser *p, const yaml_node_t *n, const char *where,
                             cml_post *out) {
     cml_status st = CML_OK;
-    const char *s = plain(p, n, where, "none, argmax, softmax, sigmoid or exp", &st);
+    const char *s = plain(p, n, where, "none, argmax, softmax, sigmoid, exp or vote", &st);
     if (!s) return st;
-    for (int i = CML_POST_NONE; i <= CML_POST_EXP; i++)
+    for (int i = CML_POST_NONE; i <= CML_POST_VOTE; i++)
         if (!strcmp(s, cml_post_name((cml_post)i))) {
             *out = (cml_post)i;
             return CML_OK;
         }
-    return bad(p, n, where, "unknown post-processing '%.40s' (none, argmax, softmax, sigmoid or exp)",
+    return bad(p, n, where, "unknown post-processing '%.40s' (none, argmax, softmax, sigmoid, exp or vote)",
                s);
 }
 

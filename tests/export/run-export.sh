@@ -109,8 +109,14 @@ save("boost_cancer", GradientBoostingClassifier(n_estimators=20, max_depth=2,
                                                 random_state=0).fit(bc[0], bc[2]), bc[1])
 save("boost_diabetes", GradientBoostingRegressor(n_estimators=20, max_depth=2,
                                                  random_state=0).fit(diab[0], diab[2]), diab[1])
+# -- k-nearest neighbours (raw features; a scaler folded into the points) --
+save("knn_iris", KNeighborsClassifier(3).fit(iris[0], iris[2]), iris[1])
+save("scaled_knn_iris", make_pipeline(StandardScaler(), KNeighborsClassifier(5)).fit(
+    iris[0], iris[2]), iris[1])
 # -- error cases --
-joblib.dump(KNeighborsClassifier().fit(iris[0], iris[2]), "knn.pkl")
+from sklearn.svm import SVC
+joblib.dump(SVC().fit(iris[0], iris[2]), "svc.pkl")
+joblib.dump(KNeighborsClassifier(weights="distance").fit(iris[0], iris[2]), "knn_dist.pkl")
 joblib.dump(make_pipeline(StandardScaler(), StandardScaler(),
                           LogisticRegression()).fit(iris[0], iris[2]), "pipeline.pkl")
 np.savetxt("wide.csv", np.hstack([iris[0], iris[0][:, :1]]), fmt="%.9g", delimiter=",")
@@ -218,6 +224,17 @@ classes boost_cancer cancer 95
 classes scaled_tree_cancer cancer 95   # StandardScaler folded into the thresholds
 values boost_diabetes diabetes 1 0.5
 
+# ---- k-nearest neighbours (knn: clipped distances on the input grid) ------------
+classes knn_iris iris 95
+classes scaled_knn_iris iris 90       # the metric is the grid's, not the scaler's
+if grep -q '^    return vote(knn(x, P, L, 3, distance_bits=3));$' knn_iris.cml &&
+    grep -q '^    quantize inputs 4;$' knn_iris.cml &&
+    grep -q '^    param L: f32\[105\] = ' knn_iris.cml; then
+    ok "knn format: quantize inputs, points and labels, vote(knn(...))"
+else
+    bad "knn format: $(grep -E 'quantize|return' knn_iris.cml)"
+fi
+
 # ---- the file format: quantize lines, input statements, returns ------------------
 if grep -q '^    quantize weights 8;$' tree_cancer.cml &&
     grep -q '^    input x: f32\[30\] calibrate "tree_cancer.calib.csv" tree_bins;$' tree_cancer.cml &&
@@ -308,8 +325,10 @@ fails xgb_objective "cml-export: rank.json: XGBoost objective 'rank:pairwise' is
     -- rank.json --calibrate iris_train.csv -o out.cml
 
 # ---- error cases ---------------------------------------------------------------------
-fails unsupported "cml-export: unsupported estimator 'KNeighborsClassifier' (supported: LinearRegression, " \
-    -- knn.pkl --calibrate iris_train.csv -o out.cml
+fails unsupported "cml-export: unsupported estimator 'SVC' (supported: LinearRegression, " \
+    -- svc.pkl --calibrate iris_train.csv -o out.cml
+fails knn_weights "cml-export: KNeighborsClassifier with weights='distance' is not supported (uniform only: the vote counts the k labels)" \
+    -- knn_dist.pkl --calibrate iris_train.csv -o out.cml
 fails pipeline "cml-export: unsupported estimator 'Pipeline' with 3 steps (StandardScaler, StandardScaler, LogisticRegression): only a single estimator, optionally after one scaler (StandardScaler, MinMaxScaler, MaxAbsScaler), can be exported" \
     -- pipeline.pkl --calibrate iris_train.csv -o out.cml
 fails width "cml-export: wide.csv has 5 columns, but the estimator 'LogisticRegression' expects 4 features" \

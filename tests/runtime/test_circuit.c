@@ -524,6 +524,13 @@ static void test_conversions(void) {
     CU_ASSERT(ex[0] == 1.0);
     CU_ASSERT_DOUBLE_EQUAL(ex[1], 3.0, 1e-12);
     CU_ASSERT_STRING_EQUAL(cml_post_name(CML_POST_EXP), "exp");
+    double vt[5] = {2, 0, 2, 0, 1}; /* 0 and 2 twice each: the smaller wins */
+    CU_ASSERT_EQUAL(cml_post_apply(CML_POST_VOTE, vt, 5), 1);
+    CU_ASSERT_EQUAL(vt[0], 0.0);
+    double v2[3] = {1, 2, 2};
+    CU_ASSERT_EQUAL(cml_post_apply(CML_POST_VOTE, v2, 3), 1);
+    CU_ASSERT_EQUAL(v2[0], 2.0);
+    CU_ASSERT_STRING_EQUAL(cml_post_name(CML_POST_VOTE), "vote");
 
     char *text = NULL;
     size_t len = 0;

@@ -41,7 +41,8 @@ typedef enum cml_post {
     CML_POST_ARGMAX = 1,  /* the index of the largest value (the first on ties) */
     CML_POST_SOFTMAX = 2, /* exp(y_i - max) / sum */
     CML_POST_SIGMOID = 3, /* 1 / (1 + exp(-y_i)) */
-    CML_POST_EXP = 4      /* exp(y_i): the inverse link of log-link GLMs */
+    CML_POST_EXP = 4,     /* exp(y_i): the inverse link of log-link GLMs */
+    CML_POST_VOTE = 5     /* the most frequent value (the smallest on ties): knn's vote */
 } cml_post;
 
 /* One input or output of a circuit, as its spec describes it. */
@@ -127,9 +128,9 @@ cml_status cml_quantize_input(const cml_circuit *c, size_t k, const double *x, i
 cml_status cml_dequantize_output(const cml_circuit *c, size_t k, const int64_t *q, double *y);
 
 /* Applies `post` to y[0..n) in place and returns how many values the result
- * has: n, or 1 for argmax (y[0] = the index, exact as a double). */
+ * has: n, or 1 for argmax and vote (y[0] = the index or the value). */
 size_t cml_post_apply(cml_post post, double *y, size_t n);
-/* "none", "argmax", "softmax", "sigmoid", "exp". */
+/* "none", "argmax", "softmax", "sigmoid", "exp", "vote". */
 const char *cml_post_name(cml_post post);
 
 /* Writes output values as `cmlc --simulate` and `cml predict` print them:
