@@ -8,7 +8,14 @@
  * PBS outputs, norm2 = 1); its noise variance is the fresh variance times
  * the squared 2-norm of the coefficients (Concrete's MANP). A tlu's input
  * norm2 is what parameter selection must tolerate. Values are tracked as
- * the worst element of a tensor. */
+ * the worst element of a tensor. The two kinds of fresh ciphertexts are
+ * also tracked apart: norm2_pbs over PBS outputs (noise V_pbs each) and
+ * norm2_in over the client's inputs (encrypted under the big key with the
+ * GLWE noise, far below V_pbs for large k N), so that a rounding of a
+ * weighted sum of inputs, whose lift multiplies the norm by 4^(bits-shift),
+ * does not force parameters as if those inputs had a bootstrap's noise.
+ * norm2 is their sum, except after a concat, where each of the three is its
+ * own largest (so the parts' sum can exceed norm2, both staying bounds). */
 #include "pass_internal.h"
 
 #include <math.h>
@@ -47,41 +54,50 @@ static double vec_sq_max(const int64_t *w, int64_t nvec, int64_t vstride, int64_
     return m;
 }
 
-static double linear_norm2(const ir_op *op) {
+/* The factor a product by clear weights multiplies its encrypted operand's
+ * norm2 by; *x is that operand. */
+static double linear_gain(const ir_op *op, const ir_op **x) {
     const ir_op *a = op->args[0], *w = op->args[1];
+    *x = a;
     if (op->code == IR_CONV2D) {
         int64_t O = w->type.dims[0], CKK = w->type.dims[1] * w->type.dims[2] * w->type.dims[3];
-        if (w->code == IR_CONST && w->idata) return vec_sq_max(w->idata, O, CKK, CKK, 1) * a->norm2;
-        return (double)CKK * max_sq(w) * a->norm2;
+        if (w->code == IR_CONST && w->idata) return vec_sq_max(w->idata, O, CKK, CKK, 1);
+        return (double)CKK * max_sq(w);
     }
     const ir_type *ta = &a->type, *tw = &w->type;
     int64_t K = ta->dims[ta->rank - 1];
     if (a->type.enc) { /* x @ W */
-        if (w->code == IR_CONST && w->idata) {
-            double s = tw->rank == 2 ? vec_sq_max(w->idata, tw->dims[1], 1, K, tw->dims[1])
-                                     : vec_sq_max(w->idata, 1, 0, K, 1);
-            return s * a->norm2;
-        }
-        return (double)K * max_sq(w) * a->norm2;
+        if (w->code == IR_CONST && w->idata)
+            return tw->rank == 2 ? vec_sq_max(w->idata, tw->dims[1], 1, K, tw->dims[1])
+                                 : vec_sq_max(w->idata, 1, 0, K, 1);
+        return (double)K * max_sq(w);
     }
     /* A @ x */
-    if (a->code == IR_CONST && a->idata) {
-        double s = ta->rank == 2 ? vec_sq_max(a->idata, ta->dims[0], K, K, 1)
-                                 : vec_sq_max(a->idata, 1, 0, K, 1);
-        return s * w->norm2;
-    }
-    return (double)K * max_sq(a) * w->norm2;
+    *x = w;
+    if (a->code == IR_CONST && a->idata)
+        return ta->rank == 2 ? vec_sq_max(a->idata, ta->dims[0], K, K, 1)
+                             : vec_sq_max(a->idata, 1, 0, K, 1);
+    return (double)K * max_sq(a);
+}
+
+/* op's noise: g times x's (g = 0 with x = NULL: none) */
+static void scaled(ir_op *op, const ir_op *x, double g) {
+    op->norm2 = x ? g * x->norm2 : 0;
+    op->norm2_pbs = x ? g * x->norm2_pbs : 0;
+    op->norm2_in = x ? g * x->norm2_in : 0;
 }
 
 bool pass_noise(ir_module *m, diag_ctx *d) {
     ir_foreach(op, m->main) {
-        op->norm2 = 0;
+        scaled(op, NULL, 0);
         if (!op->type.enc) continue;
         const ir_op *x = op->nargs ? op->args[0] : NULL;
         switch (op->code) {
         case IR_INPUT:
+            op->norm2 = op->norm2_in = 1;
+            break;
         case IR_TLU:
-            op->norm2 = 1;
+            op->norm2 = op->norm2_pbs = 1;
             break;
         case IR_OUTPUT:
         case IR_NEG:
@@ -89,11 +105,13 @@ bool pass_noise(ir_module *m, diag_ctx *d) {
         case IR_TRANSPOSE:
         case IR_SLICE:
         case IR_BROADCAST:
-            op->norm2 = x->norm2;
+            scaled(op, x, 1);
             break;
         case IR_ADD:
         case IR_SUB:
             op->norm2 = op->args[0]->norm2 + op->args[1]->norm2;
+            op->norm2_pbs = op->args[0]->norm2_pbs + op->args[1]->norm2_pbs;
+            op->norm2_in = op->args[0]->norm2_in + op->args[1]->norm2_in;
             break;
         case IR_MUL: {
             const ir_op *e = op->args[0]->type.enc ? op->args[0] : op->args[1];
@@ -103,27 +121,34 @@ bool pass_noise(ir_module *m, diag_ctx *d) {
                                        "after lowering");
                 return false;
             }
-            op->norm2 = max_sq(c) * e->norm2;
+            scaled(op, e, max_sq(c));
             break;
         }
         case IR_DOT:
         case IR_MATMUL:
-        case IR_CONV2D:
-            op->norm2 = linear_norm2(op);
+        case IR_CONV2D: {
+            const ir_op *e;
+            double g = linear_gain(op, &e);
+            scaled(op, e, g);
             break;
+        }
         case IR_SUM:
-            op->norm2 = (double)(op->axis < 0 ? ir_type_count(&x->type) : x->type.dims[op->axis]) *
-                        x->norm2;
+            scaled(op, x, (double)(op->axis < 0 ? ir_type_count(&x->type) : x->type.dims[op->axis]));
             break;
         case IR_SUMPOOL2D:
-            op->norm2 = (double)op->kernel[0] * op->kernel[1] * x->norm2;
+            scaled(op, x, (double)op->kernel[0] * op->kernel[1]);
             break;
         case IR_CONCAT:
-            for (int i = 0; i < op->nargs; i++)
+            for (int i = 0; i < op->nargs; i++) {
                 op->norm2 = fmax(op->norm2, op->args[i]->norm2);
+                op->norm2_pbs = fmax(op->norm2_pbs, op->args[i]->norm2_pbs);
+                op->norm2_in = fmax(op->norm2_in, op->args[i]->norm2_in);
+            }
             break;
-        case IR_ROUND:
-            op->norm2 = x->norm2 + 1;
+        case IR_ROUND: /* x minus a PBS output */
+            scaled(op, x, 1);
+            op->norm2_pbs += 1;
+            op->norm2 += 1;
             break;
         default:
             diag_error(d, op->loc, "internal error: no noise rule for encrypted '%s'",

@@ -4,16 +4,18 @@
  * breaks: nothing (no op changes).
  *
  * params.c — parameter selection (DESIGN §5.6, docs/params.md "Parameter
- * selection in the compiler"). With PBS, the runtime's optimiser chooses:
- * one request for the widest PBS precision and the largest norm2 entering
- * any PBS (pass_pbs_of: tlus, and rounds as PBS of precision `shift`),
- * failing with
- * probability at most --p-error per PBS, or per PBS 1 - (1 - P)^(1/count)
+ * selection in the compiler"). With PBS, the runtime's optimiser chooses
+ * the cheapest set meeting one need per PBS precision in use (pass_pbs_of:
+ * tlus, and rounds as PBS of precision `shift`): the largest norm2 over PBS
+ * outputs and the largest over encrypted inputs entering a PBS of that
+ * precision (cml_params_select_needs), each PBS failing with
+ * probability at most --p-error, or 1 - (1 - P)^(1/count)
  * for --global-p-error P. Every encrypted output must then also decrypt: a
- * PBS output carries the bootstrap's noise V_pbs, so an output of width w
- * and norm2 nu^2 needs nu^2 V_pbs <= (2^-(w+2) / kappa)^2; when the chosen
- * set misses that, the request is repeated with norm2 raised to
- * nu^2 * 4^(w-p), which implies it (the PBS budget at precision p is
+ * PBS output carries the bootstrap's noise V_pbs, an input the GLWE noise,
+ * so an output of width w needs nu_pbs^2 V_pbs + nu_in^2 V_glwe <=
+ * (2^-(w+2) / kappa)^2; when the chosen set misses that, the selection is
+ * repeated with one more need at the set's precision p, both norms raised
+ * by 4^(w-p), which implies it (the PBS budget at precision p is
  * (2^-(p+2) / kappa)^2 and also holds the keyswitch and modulus switch).
  * Without PBS (a linear circuit), no bootstrap or keyswitch key exists: the
  * smallest big-key dimension N (k = 1, N >= 512 where the security curve is
@@ -94,6 +96,8 @@ static const char *bytes_str(char *buf, size_t size, uint64_t b) {
 
 typedef struct request {
     int64_t pbs_count, outputs;
+    cml_pbs_need needs[64]; /* one per PBS precision in use, then per output width */
+    size_t nneeds;
     int precision;          /* widest PBS */
     double norm2;           /* largest norm2 entering a PBS */
     const ir_op *widest;    /* PBS of the widest precision (the largest norm2 among them) */
@@ -127,6 +131,13 @@ static bool collect(ir_module *m, diag_ctx *d, request *r) {
             return false;
         }
         r->pbs_count += b.count;
+        if (b.precision >= 1 && b.precision <= (int)CML_PRECISION_MAX) {
+            size_t j = 0;
+            while (j < r->nneeds && r->needs[j].precision != (uint32_t)b.precision) j++;
+            if (j == r->nneeds) r->needs[r->nneeds++] = (cml_pbs_need){(uint32_t)b.precision, 0, 0, 0};
+            r->needs[j].norm2 = fmax(r->needs[j].norm2, b.norm2_pbs);
+            r->needs[j].norm2_fresh = fmax(r->needs[j].norm2_fresh, b.norm2_in);
+        }
         if (!r->noisiest || b.norm2 > r->norm2) {
             r->noisiest = op;
             r->norm2 = b.norm2;
@@ -190,24 +201,30 @@ static void infeasible_pbs(diag_ctx *d, const request *r, double p_error, const 
         diag_note(d, r->noisiest->loc, "the largest norm2 entering a PBS, %g, is here", r->norm2);
 }
 
-/* An encrypted output that the chosen set does not keep decryptable, and
- * the norm2 a re-selection at the set's precision must assume for it. */
+/* Adds to r a decryption need per width of the encrypted outputs that the
+ * chosen set does not keep decryptable (the largest norms of each width);
+ * returns the first such output, NULL if every output decrypts. */
 static const ir_op *undecryptable(ir_module *m, const cml_params *cp, double p_error,
-                                  double *need) {
-    double v_pbs = cml_noise_pbs(cp), lim = log2(p_error);
-    const ir_op *worst = NULL;
-    *need = 0;
+                                  request *r) {
+    double v_pbs = cml_noise_pbs(cp), v_in = cml_noise_fresh_glwe(cp), lim = log2(p_error);
+    const ir_op *first = NULL;
     ir_foreach(op, m->main) {
         if (op->code != IR_OUTPUT || !op->args[0]->type.enc) continue;
         const ir_op *x = op->args[0];
-        if (log2_fail(x->type.bits, x->norm2 * v_pbs) <= lim) continue;
-        double n2 = ldexp(x->norm2, 2 * (x->type.bits - (int)cp->precision));
-        if (n2 > *need) {
-            *need = n2;
-            worst = op;
+        if (log2_fail(x->type.bits, x->norm2_pbs * v_pbs + x->norm2_in * v_in) <= lim) continue;
+        if (!first) first = op;
+        size_t j = 0;
+        while (j < r->nneeds && !(r->needs[j].decrypt &&
+                                  r->needs[j].precision == (uint32_t)x->type.bits))
+            j++;
+        if (j == r->nneeds) {
+            if (r->nneeds == sizeof r->needs / sizeof *r->needs) continue; /* widths < 63 */
+            r->needs[r->nneeds++] = (cml_pbs_need){(uint32_t)x->type.bits, 0, 0, 1};
         }
+        r->needs[j].norm2 = fmax(r->needs[j].norm2, x->norm2_pbs);
+        r->needs[j].norm2_fresh = fmax(r->needs[j].norm2_fresh, x->norm2_in);
     }
-    return worst;
+    return first;
 }
 
 static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params *pp) {
@@ -220,9 +237,13 @@ static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params 
         infeasible_pbs(d, r, pp->p_error, buf);
         return false;
     }
-    double norm2 = fmax(1.0, r->norm2);
+    /* a need below 1 in sum is a PBS of nothing noisier than one fresh
+     * ciphertext: count it as 1 */
+    request rq = *r;
+    for (size_t j = 0; j < rq.nneeds; j++)
+        if (rq.needs[j].norm2 + rq.needs[j].norm2_fresh < 1) rq.needs[j].norm2 = 1;
     cml_params cp;
-    cml_status st = cml_params_select((uint32_t)r->precision, norm2, pp->p_error, &cp);
+    cml_status st = cml_params_select_needs(rq.needs, rq.nneeds, pp->p_error, &cp);
     if (st == CML_ERR_INFEASIBLE) {
         snprintf(buf, sizeof buf,
                  "no secure set meets it; lower the bit widths or the weights%s, or relax %s",
@@ -236,19 +257,19 @@ static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params 
                    cml_last_error());
         return false;
     }
-    double need;
-    const ir_op *out = undecryptable(m, &cp, pp->p_error, &need);
-    if (out && need > norm2) {
+    const size_t pbs_needs = rq.nneeds;
+    const ir_op *out = undecryptable(m, &cp, pp->p_error, &rq);
+    if (out) {
         const ir_op *x = out->args[0];
-        st = cml_params_select((uint32_t)r->precision, need, pp->p_error, &cp);
+        st = cml_params_select_needs(rq.needs, rq.nneeds, pp->p_error, &cp);
         if (st == CML_ERR_INFEASIBLE) {
             char pe[32];
             diag_error(d, out->loc,
                        "no TFHE parameters keep this %d-bit output decryptable at p_error %s: "
-                       "its norm2 %g after %d-bit PBS needs a set for norm2 %g; lower its bit "
-                       "width or the weights feeding it",
+                       "its norm2 %g after %d-bit PBS asks more of the bootstrap's noise than "
+                       "any secure set gives; lower its bit width or the weights feeding it",
                        x->type.bits, pow2_str(pe, sizeof pe, log2(pp->p_error)), x->norm2,
-                       r->precision, need);
+                       r->precision);
             return false;
         }
         if (st != CML_OK) {
@@ -258,7 +279,10 @@ static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params 
         }
     }
     pp->params = cp;
-    pp->log2_p_error = cml_params_log2_p_error(&cp, fmax(1.0, r->norm2));
+    pp->log2_p_error = cml_params_log2_p_error_needs(&cp, rq.needs, pbs_needs);
+    memcpy(pp->needs, rq.needs, rq.nneeds * sizeof *rq.needs);
+    pp->nneeds = rq.nneeds;
+    pp->output_needs = rq.nneeds - pbs_needs;
     /* bootstrap key: n GGSW of (k+1) x l x (k+1) polynomials of N/2 complex
      * doubles; keyswitch key: k N x l_ks rows of n + 1 32-bit words
      * (runtime/src/internal.h, cml_bsk_fourier_values, cml_ksk_words) */
@@ -379,6 +403,13 @@ void pass_params_print(FILE *out, const pass_params *pp, pass_params_format fmt)
         json_num(out, "norm2", c->norm2, false);
         json_num(out, "cost", c->cost, false);
         json_num(out, "norm2_pbs", pp->norm2_pbs, false);
+        fputs("\"needs\": [", out);
+        for (size_t j = 0; j < pp->nneeds; j++)
+            fprintf(out, "%s{\"precision\": %u, \"norm2\": %.17g, \"norm2_inputs\": %.17g, "
+                    "\"for\": \"%s\"}", j ? ", " : "", pp->needs[j].precision,
+                    pp->needs[j].norm2, pp->needs[j].norm2_fresh,
+                    pp->needs[j].decrypt ? "output" : "pbs");
+        fputs("], ", out);
         fprintf(out, "\"pbs_count\": %" PRId64 ", \"outputs\": %" PRId64 ", ", pp->pbs_count,
                 pp->outputs);
         json_num(out, "p_error", pp->p_error, false);
@@ -420,9 +451,16 @@ void pass_params_print(FILE *out, const pass_params *pp, pass_params_format fmt)
         fprintf(out, "noise std:          GLWE %s\n",
                 pow2_str(a, sizeof a, log2(c->glwe_noise_std)));
     }
-    fprintf(out, "selected for:       norm2 %g", c->norm2);
-    if (pbs && c->norm2 > fmax(1.0, pp->norm2_pbs))
-        fprintf(out, " (raised from %g so that every output decrypts)", pp->norm2_pbs);
+    if (pbs) {
+        fputs("selected for:       ", out);
+        for (size_t j = 0; j < pp->nneeds; j++) {
+            const cml_pbs_need *q = &pp->needs[j];
+            fprintf(out, "%s%u-bit %s norm2 %g + %g on inputs", j ? "; " : "", q->precision,
+                    q->decrypt ? "output," : "PBS,", q->norm2, q->norm2_fresh);
+        }
+    } else {
+        fprintf(out, "selected for:       norm2 %g", c->norm2);
+    }
     fprintf(out, ", p_error %s per %s", pow2_str(a, sizeof a, log2(pp->p_error)), per);
     if (pp->global_p_error)
         fprintf(out, " (--global-p-error %s over %" PRId64 ")",

@@ -82,7 +82,8 @@ typedef struct pass_pbs {
     const ir_op *op;
     int precision;
     int64_t count;
-    double norm2;
+    double norm2;             /* norm2_pbs + norm2_in */
+    double norm2_pbs, norm2_in; /* over PBS outputs / over encrypted inputs */
 } pass_pbs;
 /* true, with *out filled, when op is a PBS. */
 bool pass_pbs_of(const ir_op *op, pass_pbs *out);
@@ -99,6 +100,11 @@ typedef struct pass_params {
     int64_t pbs_count;           /* PBS per run; 0 = a linear circuit */
     int64_t outputs;             /* encrypted output elements (decryptions per run) */
     double norm2_pbs;            /* largest norm2 entering a PBS (0 without PBS) */
+    /* what the set was selected for (cml_params_select_needs): one need per
+     * PBS precision in use, then, when the set chosen for those would not
+     * decrypt some output, one decryption need per such output width */
+    cml_pbs_need needs[64];
+    size_t nneeds, output_needs;
     double p_error;              /* target per PBS (per decryption without PBS) */
     double global_p_error;       /* --global-p-error asked, 0 if none */
     double log2_p_error;         /* predicted, per PBS (per decryption without PBS) */

@@ -15,17 +15,23 @@ bool pass_pbs_of(const ir_op *op, pass_pbs *out) {
     out->op = op;
     out->count = ir_type_count(&op->type);
     out->norm2 = op->args[0]->norm2;
+    out->norm2_pbs = op->args[0]->norm2_pbs;
+    out->norm2_in = op->args[0]->norm2_in;
     if (op->code == IR_TLU) {
         out->precision = pass_tlu_precision(op);
         return true;
     }
     if (op->code != IR_ROUND || op->round_shift <= 0) return false;
     /* cml_circuit_round: two PBS of `shift` bits per element, each reading
-     * x (then x minus one PBS output) lifted by 2^(bits - shift), so the
-     * noise they see is that of x times 2^(bits - shift). */
+     * x lifted by 2^(bits - shift) (the second plus the first's output,
+     * lifted by its table), so the noise they see is that of x times
+     * 4^(bits - shift), plus one PBS output's. */
     out->precision = op->round_shift;
     out->count *= 2;
-    out->norm2 = (op->args[0]->norm2 + 1) * ldexp(1.0, 2 * (op->args[0]->type.bits - op->round_shift));
+    double lift2 = ldexp(1.0, 2 * (op->args[0]->type.bits - op->round_shift));
+    out->norm2_pbs = op->args[0]->norm2_pbs * lift2 + 1;
+    out->norm2_in = op->args[0]->norm2_in * lift2;
+    out->norm2 = out->norm2_pbs + out->norm2_in;
     return true;
 }
 

@@ -108,10 +108,12 @@ cml_status cml_circuit_round(cml_context *ctx, const cml_server_key *sk, uint64_
         st = cml_error(CML_ERR_NOMEM, "out of memory in a rounding of %zu elements", count);
         goto done;
     }
-    /* sign: every entry 2^(shift-1); the PBS returns -2^(shift-1) when bit
-     * `shift` of y (the padding position after the lift) is set.
+    /* sign: every entry 2^(shift-1) lifted, i.e. 2^(bits-1): the PBS returns
+     * -2^(bits-1) when bit `shift` of y (the padding position after the
+     * lift) is set. Made lifted by the table rather than by multiplying its
+     * output, so its noise enters the second PBS once, not lift^2 times.
      * low: the low bits themselves, read with that bit cleared. */
-    for (size_t j = 0; j < entries; j++) table[j] = INT64_C(1) << (shift - 1);
+    for (size_t j = 0; j < entries; j++) table[j] = lift << (shift - 1);
     if ((st = cml_lut_create(&sk->params, shift, 0, bits, table, &sign))) goto done;
     for (size_t j = 0; j < entries; j++) table[j] = (int64_t)j;
     if ((st = cml_lut_create(&sk->params, shift, 0, bits, table, &low))) goto done;
@@ -121,11 +123,12 @@ cml_status cml_circuit_round(cml_context *ctx, const cml_server_key *sk, uint64_
         cml_lwe_mul_clear(z + i * L, y + i * L, lift, d);
     }
     if ((st = cml_pbs_batch(ctx, sk, (const cml_lut *const *)&sign, 1, o, z, count))) goto done;
+    const uint64_t lifted_half = cml_encode(lift << (shift - 1), bits);
     for (size_t i = 0; i < count; i++) {
-        /* y + (+-2^(shift-1)) - 2^(shift-1) = y with bit `shift` cleared */
-        cml_lwe_add(z + i * L, y + i * L, o + i * L, d);
-        cml_lwe_add_plain(z + i * L, z + i * L, (uint64_t)0 - half, d);
-        cml_lwe_mul_clear(z + i * L, z + i * L, lift, d);
+        /* lift (y + (+-2^(shift-1)) - 2^(shift-1)): y with bit `shift`
+         * cleared, lifted */
+        cml_lwe_add(z + i * L, z + i * L, o + i * L, d);
+        cml_lwe_add_plain(z + i * L, z + i * L, (uint64_t)0 - lifted_half, d);
     }
     if ((st = cml_pbs_batch(ctx, sk, (const cml_lut *const *)&low, 1, o, z, count))) goto done;
     for (size_t i = 0; i < count; i++) cml_lwe_sub(out + i * L, y + i * L, o + i * L, d);

@@ -494,6 +494,7 @@ typedef struct glwe_choice {
     uint32_t npbs;
     decomp pbs[PBS_DECOMP_BITS];
     double cmux[PBS_DECOMP_BITS]; /* CMux cost of each frontier entry */
+    double v_fresh;               /* variance of a fresh big-key encryption */
 } glwe_choice;
 
 typedef struct best_set {
@@ -516,20 +517,91 @@ static uint32_t first_fitting(const decomp *f, uint32_t len, double scale, doubl
     return lo;
 }
 
-cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
-                             cml_params *out) {
-    if (!out) return cml_error(CML_ERR_ARG, "params_select: NULL output");
-    if (precision < 1 || precision > CML_PRECISION_MAX)
-        return cml_error(CML_ERR_ARG, "params_select: precision %u is outside 1..%u",
-                         precision, CML_PRECISION_MAX);
-    if (!(norm2 >= 1.0) || isinf(norm2))
-        return cml_error(CML_ERR_ARG, "params_select: norm2 %g must be finite and >= 1", norm2);
+/* The noise budget a set leaves for the keyswitch, given the bootstrap's
+ * variance per CMux `var` (V_pbs = n var), the fresh GLWE variance of its
+ * (k, N) and the modulus switch: the tightest need decides. Falls as var
+ * rises, so the searches over frontiers below stay binary searches. */
+typedef struct need_budget {
+    double bound2;       /* (2^-(p+2) / kappa)^2 */
+    double norm2, fresh; /* coefficients of V_pbs and of the fresh variance */
+    bool decrypt;        /* no keyswitch, no modulus switch: only a yes or no */
+} need_budget;
+
+static double ks_room(const need_budget *nb, size_t count, double n, double var, double v_fresh,
+                      double v_ms) {
+    double room = INFINITY;
+    for (size_t j = 0; j < count; j++) {
+        double r = nb[j].bound2 - nb[j].norm2 * n * var - nb[j].fresh * v_fresh;
+        if (nb[j].decrypt) {
+            if (r < 0) return -INFINITY;
+        } else if (r < room) {
+            room = r;
+        }
+    }
+    return room - v_ms;
+}
+
+static cml_status check_needs(const cml_pbs_need *needs, size_t count, double p_error,
+                              uint32_t *precision) {
+    if (!needs || count == 0)
+        return cml_error(CML_ERR_ARG, "params_select: no PBS needs given");
+    *precision = 0;
+    for (size_t j = 0; j < count; j++) {
+        const cml_pbs_need *q = &needs[j];
+        uint32_t max = q->decrypt ? 62 : CML_PRECISION_MAX;
+        if (q->precision < 1 || q->precision > max)
+            return cml_error(CML_ERR_ARG, "params_select: %s precision %u is outside 1..%u",
+                             q->decrypt ? "decryption" : "PBS", q->precision, max);
+        if (!(q->norm2 >= 0.0) || isinf(q->norm2) || !(q->norm2_fresh >= 0.0) ||
+            isinf(q->norm2_fresh) || !(q->norm2 + q->norm2_fresh >= 1.0))
+            return cml_error(CML_ERR_ARG, "params_select: norm2 %g + fresh norm2 %g must be "
+                             "finite, non-negative and at least 1 in sum", q->norm2,
+                             q->norm2_fresh);
+        if (!q->decrypt && q->precision > *precision) *precision = q->precision;
+    }
+    if (*precision == 0) return cml_error(CML_ERR_ARG, "params_select: no PBS need given");
     if (!(p_error > 0.0 && p_error < 1.0))
         return cml_error(CML_ERR_ARG, "params_select: p_error %g must be in (0, 1)", p_error);
+    return CML_OK;
+}
 
+double cml_params_log2_p_error_needs(const cml_params *p, const cml_pbs_need *needs,
+                                     size_t count) {
+    if (!p || !needs || !count) return NAN;
+    double worst = -INFINITY;
+    for (size_t j = 0; j < count; j++) {
+        double v = needs[j].norm2_fresh * cml_noise_fresh_glwe(p);
+        if (!is_linear(p))
+            v += needs[j].decrypt ? needs[j].norm2 * cml_noise_pbs(p)
+                                  : var_pbs_input(p, needs[j].norm2);
+        double l = log2_p_error_of(v, needs[j].precision);
+        if (l > worst) worst = l;
+    }
+    return worst;
+}
+
+cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
+                             cml_params *out) {
+    if (!(norm2 >= 1.0) || isinf(norm2))
+        return cml_error(CML_ERR_ARG, "params_select: norm2 %g must be finite and >= 1", norm2);
+    cml_pbs_need need = {precision, norm2, 0.0, 0};
+    return cml_params_select_needs(&need, 1, p_error, out);
+}
+
+cml_status cml_params_select_needs(const cml_pbs_need *needs, size_t count, double p_error,
+                                   cml_params *out) {
+    if (!out) return cml_error(CML_ERR_ARG, "params_select: NULL output");
+    uint32_t precision = 0;
+    cml_status st = check_needs(needs, count, p_error, &precision);
+    if (st) return st;
+    if (count > 64) return cml_error(CML_ERR_ARG, "params_select: %zu needs (at most 64)", count);
     double kappa = SQRT2 * erfc_inv(p_error);
-    double bound = ldexp(1.0, -(int)precision - 2) / kappa;
-    double budget = bound * bound;
+    need_budget nb[64];
+    for (size_t j = 0; j < count; j++) {
+        double bound = ldexp(1.0, -(int)needs[j].precision - 2) / kappa;
+        nb[j] = (need_budget){bound * bound, needs[j].norm2, needs[j].norm2_fresh,
+                              needs[j].decrypt != 0};
+    }
 
     /* The frontiers take ~80 KB: keep them off the stack of whatever thread
      * the compiler calls from. */
@@ -544,6 +616,7 @@ cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
             c->N = 1u << logN;
             c->alive = true;
             double s = cml_secure_noise_std(k * c->N);
+            c->v_fresh = s * s;
             c->npbs = pbs_frontier(k, c->N, s * s, c->pbs, c->cmux);
         }
     }
@@ -566,9 +639,10 @@ cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
                 continue;
             }
             double v_ms = var_modswitch(n, c->N, false);
+#define ROOM(var) ks_room(nb, count, (double)n, (var), c->v_fresh, v_ms)
             /* Even the quietest bootstrap plus the modulus switch grow with
              * n: once they fill the budget, no larger n can work either. */
-            if (norm2 * n * c->pbs[c->npbs - 1].var + v_ms >= budget) {
+            if (ROOM(c->pbs[c->npbs - 1].var) <= 0) {
                 c->alive = false;
                 continue;
             }
@@ -576,11 +650,11 @@ cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
             /* The frontier's variances fall, so the entries leaving room for
              * the quietest keyswitch form a suffix; their costs rise along it. */
             double ks_floor = kN * ks[nks - 1].var;
-            if (norm2 * n * c->pbs[c->npbs - 1].var + v_ms + ks_floor > budget) continue;
+            if (ROOM(c->pbs[c->npbs - 1].var) < ks_floor) continue;
             uint32_t lo = 0, hi = c->npbs - 1;
             while (lo < hi) {
                 uint32_t mid = lo + (hi - lo) / 2;
-                if (budget - norm2 * n * c->pbs[mid].var - v_ms >= ks_floor)
+                if (ROOM(c->pbs[mid].var) >= ks_floor)
                     hi = mid;
                 else
                     lo = mid + 1;
@@ -588,7 +662,8 @@ cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
             for (uint32_t j = lo; j < c->npbs; j++) {
                 double pbs_cost = (double)n * c->cmux[j];
                 if (pbs_cost + ks_min_cost >= best.cost) break; /* later levels cost more */
-                double rest = budget - norm2 * n * c->pbs[j].var - v_ms;
+                double rest = ROOM(c->pbs[j].var);
+#undef ROOM
                 uint32_t m = first_fitting(ks, nks, kN, rest);
                 if (m == nks) continue;
                 double cost = pbs_cost + kN * ks[m].level * (n + 1.0);
@@ -601,14 +676,30 @@ cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
     }
     free(g);
 
-    if (!isfinite(best.cost))
+    /* the need reported in the set: the widest PBS, the noisiest among those */
+    const cml_pbs_need *top = &needs[0]; /* check_needs: at least one PBS need */
+    bool have_top = false;
+    size_t npbs = 0;
+    cml_pbs_need pbs_only[64];
+    for (size_t j = 0; j < count; j++) {
+        if (needs[j].decrypt) continue;
+        pbs_only[npbs++] = needs[j];
+        if (!have_top || needs[j].precision > top->precision ||
+            (needs[j].precision == top->precision && needs[j].norm2 > top->norm2))
+            top = &needs[j];
+        have_top = true;
+    }
+    if (!isfinite(best.cost)) {
+        double norm2 = top->norm2 + top->norm2_fresh;
         return cml_error(CML_ERR_INFEASIBLE,
                          "params_select: no secure parameter set for %u-bit precision with "
-                         "norm2 %g (2^%.2f) at p_error %g (2^%.2f) within k %u..%u, N 2^%u..2^%u, "
-                         "n %u..%u",
-                         precision, norm2, log2(norm2), p_error, log2(p_error), K_MIN, K_MAX,
+                         "norm2 %g (2^%.2f)%s at p_error %g (2^%.2f) within k %u..%u, N "
+                         "2^%u..2^%u, n %u..%u",
+                         precision, norm2, log2(norm2), count > 1 ? " and narrower needs" : "",
+                         p_error, log2(p_error), K_MIN, K_MAX,
                          precision > LOGN_MIN ? precision : LOGN_MIN, LOGN_MAX, N_SEARCH_MIN,
                          N_SEARCH_MAX);
+    }
 
     cml_params r = {
         .precision = precision,
@@ -621,10 +712,13 @@ cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
         .ks_level = best.ks.level,
         .lwe_noise_std = secure_small_key_std(best.n),
         .glwe_noise_std = cml_secure_noise_std(best.k * best.N),
-        .norm2 = norm2,
         .cost = best.cost,
     };
-    r.log2_p_error = cml_params_log2_p_error(&r, norm2);
+    /* the widest need as an equivalent norm2 of PBS outputs, so that
+     * cml_params_validate's figure for (precision, norm2) is that need's */
+    r.norm2 = fmax(1.0, top->norm2 + top->norm2_fresh * cml_noise_fresh_glwe(&r) /
+                                          cml_noise_pbs(&r));
+    r.log2_p_error = cml_params_log2_p_error_needs(&r, pbs_only, npbs);
     *out = r;
     return CML_OK;
 }

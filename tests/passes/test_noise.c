@@ -84,10 +84,18 @@ static void test_conv_and_round(void) {
     CU_ASSERT_EQUAL(s.tlus[0].elements, 8);
     CU_ASSERT_EQUAL(s.tlus[0].loc.line, 3);
     CU_ASSERT_DOUBLE_EQUAL(s.tlus[0].norm2, 31, 0);
-    /* the round's PBS read c lifted by 2^(9 - 5): (30 + 1) * 4^4 */
+    /* the round's PBS read c lifted by 2^(9 - 5), the second one plus the
+     * first's output (lifted by its table, not by a product): 30 * 4^4 + 1,
+     * all but that 1 on the inputs */
     CU_ASSERT_EQUAL(r->type.bits, 9);
     CU_ASSERT_EQUAL(r->round_shift, 5);
-    CU_ASSERT_DOUBLE_EQUAL(s.max_norm2, 31 * 256, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.max_norm2, 30 * 256 + 1, 0);
+    pass_pbs b;
+    CU_ASSERT_TRUE_FATAL(pass_pbs_of(r, &b));
+    CU_ASSERT_DOUBLE_EQUAL(b.norm2_pbs, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(b.norm2_in, 30 * 256, 0);
+    CU_ASSERT_DOUBLE_EQUAL(r->norm2_pbs, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(r->norm2_in, 30, 0);
     CU_ASSERT_DOUBLE_EQUAL(s.max_output_norm2, 1, 0);
     fx_free(&fx);
 }

@@ -46,8 +46,14 @@ static void test_matches_runtime(void) {
     CU_ASSERT_DOUBLE_EQUAL(t->args[0]->norm2, 4, 0);
     const pass_params *pp = fx.m->params;
     CU_ASSERT_PTR_NOT_NULL_FATAL(pp);
+    /* the one need: 6 bits, norm2 4, all of it on the inputs */
+    CU_ASSERT_EQUAL(pp->nneeds, 1);
+    CU_ASSERT_EQUAL(pp->output_needs, 0);
+    CU_ASSERT_DOUBLE_EQUAL(pp->needs[0].norm2, 0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(pp->needs[0].norm2_fresh, 4, 0);
+    cml_pbs_need need = {6, 0, 4, 0};
     cml_params want;
-    CU_ASSERT_EQUAL_FATAL(cml_params_select(6, 4, exp2(-40), &want), CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_params_select_needs(&need, 1, exp2(-40), &want), CML_OK);
     const cml_params *got = &pp->params;
     CU_ASSERT_EQUAL(got->precision, 6);
     CU_ASSERT_EQUAL(got->glwe_dimension, want.glwe_dimension);
@@ -58,7 +64,7 @@ static void test_matches_runtime(void) {
     CU_ASSERT_EQUAL(got->ks_base_log, want.ks_base_log);
     CU_ASSERT_EQUAL(got->ks_level, want.ks_level);
     CU_ASSERT_EQUAL(cml_params_fingerprint(got), cml_params_fingerprint(&want));
-    CU_ASSERT_DOUBLE_EQUAL(got->norm2, 4, 0);
+    CU_ASSERT_DOUBLE_EQUAL(got->norm2, want.norm2, 0);
     CU_ASSERT_EQUAL(pp->pbs_count, 1);
     CU_ASSERT_DOUBLE_EQUAL(pp->p_error, exp2(-40), 0);
     CU_ASSERT_DOUBLE_EQUAL(pp->log2_p_error, want.log2_p_error, 1e-12);
@@ -107,8 +113,8 @@ static void test_global_p_error(void) {
 }
 
 /* A 6-bit tlu writing a 9-bit output: decrypting 9 bits needs the PBS
- * output noise 8x smaller than a 6-bit PBS alone would allow, so norm2 is
- * raised to 1 * 4^(9-6) = 64 when the first choice misses it. */
+ * output noise 8x smaller than a 6-bit PBS alone would allow, so a
+ * decryption need (9 bits, norm2 1) joins when the first choice misses it. */
 static void test_outputs_decrypt(void) {
     fixture fx;
     fx_init(&fx);
@@ -125,10 +131,20 @@ static void test_outputs_decrypt(void) {
     double z = gauss_z(exp2(-40));
     CU_ASSERT_TRUE(sqrt(cml_noise_pbs(c)) * z <= exp2(-11));
     cml_params plain;
-    CU_ASSERT_EQUAL_FATAL(cml_params_select(6, 4, exp2(-40), &plain), CML_OK);
+    cml_pbs_need need = {6, 0, 4, 0};
+    CU_ASSERT_EQUAL_FATAL(cml_params_select_needs(&need, 1, exp2(-40), &plain), CML_OK);
     if (sqrt(cml_noise_pbs(&plain)) * z > exp2(-11)) {
-        /* the plain choice would not do: raised, and to exactly 64 */
-        CU_ASSERT_DOUBLE_EQUAL(c->norm2, 64, 0);
+        /* the plain choice would not do: a decryption need for the 9-bit
+         * output (norm2 1 after the PBS), met exactly */
+        CU_ASSERT_EQUAL(pp->output_needs, 1);
+        CU_ASSERT_EQUAL(pp->nneeds, 2);
+        CU_ASSERT_EQUAL(pp->needs[1].precision, 9);
+        CU_ASSERT_TRUE(pp->needs[1].decrypt);
+        CU_ASSERT_DOUBLE_EQUAL(pp->needs[1].norm2, 1, 0);
+        cml_pbs_need both[2] = {{6, 0, 4, 0}, {9, 1, 0, 1}};
+        cml_params exact;
+        CU_ASSERT_EQUAL_FATAL(cml_params_select_needs(both, 2, exp2(-40), &exact), CML_OK);
+        CU_ASSERT_EQUAL(cml_params_fingerprint(c), cml_params_fingerprint(&exact));
     } else {
         CU_ASSERT_EQUAL(cml_params_fingerprint(c), cml_params_fingerprint(&plain));
     }

@@ -117,10 +117,27 @@ typedef struct choice {
     uint32_t bp, lp, bks, lks;
 } choice;
 
-static double cheapest_at(cost_fn cost, uint32_t precision, uint32_t k, uint32_t N, uint32_t n,
-                          double norm2, double budget, double cap, choice *out) {
+/* Feasibility of a PBS of variance vp and a keyswitch of variance vks for
+ * every need j: norm2_j vp + fresh_j v_fresh + vks + v_ms <= budget_j. */
+typedef struct test_needs {
+    size_t count;
+    const cml_pbs_need *needs;
+    const double *budgets;
+} test_needs;
+
+static int fits(const test_needs *t, double vp, double vks, double v_fresh, double v_ms) {
+    for (size_t j = 0; j < t->count; j++)
+        if (t->needs[j].norm2 * vp + t->needs[j].norm2_fresh * v_fresh +
+                (t->needs[j].decrypt ? 0 : vks + v_ms) >
+            t->budgets[j])
+            return 0;
+    return 1;
+}
+
+static double cheapest_at_needs(cost_fn cost, uint32_t precision, uint32_t k, uint32_t N,
+                                uint32_t n, const test_needs *t, double cap, choice *out) {
     cml_params s = make_set(precision, k, N, n);
-    double v_ms = cml_noise_modswitch(&s);
+    double v_ms = cml_noise_modswitch(&s), v_fresh = cml_noise_fresh_glwe(&s);
     double ks_min[54];
     uint32_t ks_arg[54];
     for (uint32_t l = 0; l < 54; l++) ks_min[l] = -1.0;
@@ -154,7 +171,7 @@ static double cheapest_at(cost_fn cost, uint32_t precision, uint32_t k, uint32_t
                     }
                 }
             }
-            if (norm2 * vp + ks_min[lks] + v_ms <= budget) {
+            if (fits(t, vp, ks_min[lks], v_fresh, v_ms)) {
                 best = c;
                 if (out) *out = (choice){bp_arg, lp, ks_arg[lks], lks};
                 break; /* more keyswitch levels only cost more */
@@ -164,13 +181,19 @@ static double cheapest_at(cost_fn cost, uint32_t precision, uint32_t k, uint32_t
     return best;
 }
 
+static double cheapest_at(cost_fn cost, uint32_t precision, uint32_t k, uint32_t N, uint32_t n,
+                          double norm2, double budget, double cap, choice *out) {
+    cml_pbs_need need = {precision, norm2, 0.0, 0};
+    test_needs t = {1, &need, &budget};
+    return cheapest_at_needs(cost, precision, k, N, n, &t, cap, out);
+}
+
 /* Every set of the search space (k 1..6, N 2^max(8,p)..2^17, n 450..2048,
  * all decompositions) that `cost` prices below `limit` is infeasible.
  * Returns how many (k, N, n) could hold such a set (the others cost more
  * even with one level in each decomposition). */
-static long assert_nothing_cheaper(cost_fn cost, uint32_t precision, double norm2,
-                                   double p_error, double limit) {
-    double budget = test_budget(precision, p_error) * (1.0 - 1e-9);
+static long assert_nothing_cheaper_needs(cost_fn cost, uint32_t precision, const test_needs *t,
+                                         double limit) {
     double cap = limit * (1.0 - 1e-12);
     long examined = 0, cheaper = 0;
     for (uint32_t k = 1; k <= 6; k++) {
@@ -181,7 +204,7 @@ static long assert_nothing_cheaper(cost_fn cost, uint32_t precision, double norm
                 if (cost(k, N, n, 1, 1) >= cap) break; /* grows with n */
                 examined++;
                 choice c;
-                double found = cheapest_at(cost, precision, k, N, n, norm2, budget, cap, &c);
+                double found = cheapest_at_needs(cost, precision, k, N, n, t, cap, &c);
                 if (found < cap) {
                     if (cheaper++ < 5)
                         printf("\n    cheaper: k=%u N=%u n=%u pbs %u/%u ks %u/%u cost %.6g < %.6g",
@@ -192,6 +215,14 @@ static long assert_nothing_cheaper(cost_fn cost, uint32_t precision, double norm
     }
     CU_ASSERT_EQUAL(cheaper, 0);
     return examined;
+}
+
+static long assert_nothing_cheaper(cost_fn cost, uint32_t precision, double norm2,
+                                   double p_error, double limit) {
+    double budget = test_budget(precision, p_error) * (1.0 - 1e-9);
+    cml_pbs_need need = {precision, norm2, 0.0, 0};
+    test_needs t = {1, &need, &budget};
+    return assert_nothing_cheaper_needs(cost, precision, &t, limit);
 }
 
 static void print_set(const char *tag, const cml_params *p) {
@@ -412,6 +443,65 @@ static void test_select_is_optimal(void) {
     }
 }
 
+/* Several needs at once (cml_params_select_needs): a wide lookup with
+ * little noise and a narrow one with much (a rounding's lifted input), and
+ * a need on fresh inputs only. The set meets every need, nothing in the
+ * space meeting them all is cheaper, and it costs no more than the one set
+ * for the widest precision with the largest norm2 (what a single request
+ * would have to ask). */
+static void test_select_needs(void) {
+    static const struct {
+        cml_pbs_need needs[3];
+        size_t count;
+    } cases[] = {
+        {{{4, 1.0, 0.0, 0}, {2, 4096.0, 0.0, 0}}, 2},
+        {{{3, 2.0, 0.0, 0}, {1, 64.0, 1e6, 0}}, 2},
+        {{{2, 0.0, 1e8, 0}}, 1},
+        {{{4, 1.0, 0.0, 0}, {9, 64.0, 0.0, 1}, {2, 0.0, 1e8, 0}}, 3},
+    };
+    double pe = exp2(-40);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const cml_pbs_need *nd = cases[i].needs;
+        size_t count = cases[i].count;
+        cml_params r;
+        CU_ASSERT_EQUAL_FATAL(cml_params_select_needs(nd, count, pe, &r), CML_OK);
+        double budgets[3], margin[3];
+        uint32_t widest = 0;
+        double top = 0;
+        for (size_t j = 0; j < count; j++) {
+            budgets[j] = test_budget(nd[j].precision, pe);
+            margin[j] = budgets[j] * (1 + 1e-9);
+            if (!nd[j].decrypt && nd[j].precision > widest) widest = nd[j].precision;
+            if (!nd[j].decrypt) top = fmax(top, nd[j].norm2 + nd[j].norm2_fresh);
+        }
+        CU_ASSERT_EQUAL(r.precision, widest);
+        double vp = cml_noise_pbs(&r), vks = cml_noise_keyswitch(&r);
+        test_needs t = {count, nd, margin};
+        CU_ASSERT(fits(&t, vp, vks, cml_noise_fresh_glwe(&r), cml_noise_modswitch(&r)));
+        CU_ASSERT(r.log2_p_error <= -40 + 1e-9);
+        if (count < 3)
+            CU_ASSERT_DOUBLE_EQUAL(r.log2_p_error, cml_params_log2_p_error_needs(&r, nd, count),
+                                   1e-12);
+        CU_ASSERT(cml_params_log2_p_error_needs(&r, nd, count) <= -40 + 1e-9);
+        for (size_t j = 0; j < count; j++) budgets[j] *= 1.0 - 1e-9;
+        t.budgets = budgets;
+        long examined = assert_nothing_cheaper_needs(test_cost, widest, &t, r.cost);
+        cml_params one;
+        CU_ASSERT_EQUAL_FATAL(cml_params_select(widest, fmax(1.0, top), pe, &one), CML_OK);
+        if (count < 3) CU_ASSERT(r.cost <= one.cost); /* a decryption need can ask more */
+        char tag[96];
+        snprintf(tag, sizeof tag, "%zu needs: %ld (k,N,n) below its cost; one request %.4g;",
+                 count, examined, one.cost);
+        print_set(tag, &r);
+    }
+    cml_pbs_need bad[2] = {{4, 1.0, 0.0, 0}, {0, 1.0, 0.0, 0}};
+    cml_params r;
+    CU_ASSERT_EQUAL(cml_params_select_needs(bad, 2, pe, &r), CML_ERR_ARG);
+    bad[1] = (cml_pbs_need){2, 0.5, 0.25, 0};
+    CU_ASSERT_EQUAL(cml_params_select_needs(bad, 2, pe, &r), CML_ERR_ARG);
+    CU_ASSERT_EQUAL(cml_params_select_needs(bad, 0, pe, &r), CML_ERR_ARG);
+}
+
 static void test_select_fields_and_validate(void) {
     for (uint32_t p = 1; p <= CML_PRECISION_MAX; p++) {
         cml_params r;
@@ -624,6 +714,7 @@ CU_TestInfo cml_tests_params[] = {
     {"Concrete optimiser cross-check", test_concrete_cross_check},
     {"tfhe-rs 2_2 set", test_tfhe_rs_set},
     {"select = exhaustive optimum", test_select_is_optimal},
+    {"select over several needs", test_select_needs},
     {"select fields, validate round trip", test_select_fields_and_validate},
     {"select monotone", test_select_monotone},
     {"select infeasible", test_select_infeasible},

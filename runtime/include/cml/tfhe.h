@@ -85,6 +85,34 @@ double cml_secure_noise_std(uint32_t dim);
  * (>= 1), with a failure probability of at most p_error per PBS. */
 cml_status cml_params_select(uint32_t precision, double norm2, double p_error,
                              cml_params *out);
+
+/* One kind of PBS a circuit needs: its input is a linear combination of
+ * squared 2-norm `norm2` of PBS outputs plus `norm2_fresh` of fresh
+ * encryptions under the big key (the client's inputs, whose noise is the
+ * GLWE noise of the set: far below a bootstrap's when k N is large). */
+typedef struct cml_pbs_need {
+    uint32_t precision;   /* message bits it reads, 1..10 (decrypt: the value's width, 1..62) */
+    double norm2;         /* >= 0 */
+    double norm2_fresh;   /* >= 0; norm2 + norm2_fresh >= 1 */
+    int decrypt;          /* 0: a PBS; 1: a decryption with the big key (no keyswitch, no
+                           * modulus switch): a circuit's output must decrypt too */
+} cml_pbs_need;
+
+/* The cheapest secure set meeting every need (1 to 64 of them, at least one
+ * a PBS) at p_error per PBS or decryption: N >= 2^(widest PBS precision),
+ * and for each PBS need
+ *   norm2 V_pbs + norm2_fresh V_glwe + V_ks + V_ms <= (2^-(p+2) / kappa)^2,
+ * for each decryption need the same without V_ks + V_ms.
+ * cml_params_select(p, norm2, e) is this with one need {p, norm2, 0, 0}.
+ * The set's precision is the widest PBS need's, its norm2 that need's as an
+ * equivalent norm2 of PBS outputs, its log2_p_error the worst over the PBS
+ * needs. */
+cml_status cml_params_select_needs(const cml_pbs_need *needs, size_t count, double p_error,
+                                   cml_params *out);
+/* The worst log2 failure probability of a set over the needs (each PBS or
+ * decryption). */
+double cml_params_log2_p_error_needs(const cml_params *params, const cml_pbs_need *needs,
+                                     size_t count);
 /* Check a hand-made set: sizes in range, noise at or above the secure curve,
  * decompositions within 53 bits. Fills in log2_p_error and cost.
  * lwe_dimension == 0 is a set without bootstrap (a linear circuit's): valid
