@@ -826,7 +826,12 @@ static bool layer_trees(ml *c, const ast_expr *e, mval *x, mval *const a[4], mva
  * per_feature input), distances measured in grid steps and clipped at
  * 2^r - 1 (default r = 2); knn.h has the network. The result is the labels
  * of the k nearest, nearest first: class numbers for the client's `vote`. */
-enum { KNN_DEFAULT_DIST_BITS = 2, KNN_MAX_KEY_BITS = 7, KNN_MAX_POINTS = 1 << 16 };
+enum {
+    KNN_DEFAULT_DIST_BITS = 2,
+    KNN_MAX_KEY_BITS = 7,
+    KNN_MAX_POINTS = 1 << 16,
+    KNN_MAX_SELECT = 1 << 24
+};
 static const char *const knn_kw[] = {"distance_bits", NULL};
 
 static bool knn_args(ml *c, const ast_expr *e, int64_t nfeat, const mval *p, const mval *l,
@@ -910,6 +915,14 @@ static bool layer_knn(ml *c, const ast_expr *e, mval *x, const mval *p, const mv
         return false;
     }
     int qbits = x->op->code == IR_INPUT ? c->bits_in : c->bits_act;
+    /* the clear 0/1 matrix from (grid value, feature) to point */
+    if ((double)n * nf * (double)(INT64_C(1) << qbits) > (double)KNN_MAX_SELECT) {
+        diag_error(c->d, loc, "'knn' over %" PRId64 " points of %" PRId64 " features on a %d-bit "
+                   "grid needs a %.3g-entry distance matrix (at most 2^24); use fewer points, "
+                   "features or input bits", n, nf, qbits,
+                   (double)n * nf * (double)(INT64_C(1) << qbits));
+        return false;
+    }
     int64_t *t = arena_array(&c->tmp, (size_t)(n * nf), sizeof *t);
     int64_t *lab = arena_array(&c->tmp, (size_t)n, sizeof *lab);
     if (!t || !lab) return oom(c, loc);
