@@ -917,9 +917,9 @@ static bool layer_knn(ml *c, const ast_expr *e, mval *x, const mval *p, const mv
     int qbits = x->op->code == IR_INPUT ? c->bits_in : c->bits_act;
     /* the clear 0/1 matrix from (grid value, feature) to point */
     if ((double)n * nf * (double)(INT64_C(1) << qbits) > (double)KNN_MAX_SELECT) {
-        diag_error(c->d, loc, "'knn' over %" PRId64 " points of %" PRId64 " features on a %d-bit "
+        diag_error(c->d, loc, "'knn' over %" PRId64 " points of %" PRId64 " feature%s on a %d-bit "
                    "grid needs a %.3g-entry distance matrix (at most 2^24); use fewer points, "
-                   "features or input bits", n, nf, qbits,
+                   "features or input bits", n, nf, nf == 1 ? "" : "s", qbits,
                    (double)n * nf * (double)(INT64_C(1) << qbits));
         return false;
     }
