@@ -217,8 +217,13 @@ static const ir_op *undecryptable(ir_module *m, const cml_params *cp, double p_e
         while (j < r->nneeds && !(r->needs[j].decrypt &&
                                   r->needs[j].precision == (uint32_t)x->type.bits))
             j++;
-        if (j == r->nneeds) {
-            if (r->nneeds == sizeof r->needs / sizeof *r->needs) continue; /* widths < 63 */
+        if (j == r->nneeds && r->nneeds == sizeof r->needs / sizeof *r->needs) {
+            /* full (more widths than slots): a wider need implies a
+             * narrower one with the same norms, so widen the last */
+            j = r->nneeds - 1;
+            if (r->needs[j].precision < (uint32_t)x->type.bits)
+                r->needs[j].precision = (uint32_t)x->type.bits;
+        } else if (j == r->nneeds) {
             r->needs[r->nneeds++] = (cml_pbs_need){(uint32_t)x->type.bits, 0, 0, 1};
         }
         r->needs[j].norm2 = fmax(r->needs[j].norm2, x->norm2_pbs);
