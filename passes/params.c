@@ -284,7 +284,7 @@ static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params 
         }
     }
     pp->params = cp;
-    pp->log2_p_error = cml_params_log2_p_error_needs(&cp, rq.needs, pbs_needs);
+    pp->log2_p_error = cp.log2_p_error; /* the worst over the PBS needs */
     memcpy(pp->needs, rq.needs, rq.nneeds * sizeof *rq.needs);
     pp->nneeds = rq.nneeds;
     pp->output_needs = rq.nneeds - pbs_needs;
