@@ -240,7 +240,12 @@ misuse)
             "$cml" run "$m" "$k/server.key" "$tmp/cut.ct" -o "$o/y.ct"
         no_output "$o/y.ct"
         cp "$tmp/x.ct" "$tmp/flip.ct"
-        printf 'X' | dd of="$tmp/flip.ct" bs=1 seek=4000 conv=notrunc 2>/dev/null
+        # the byte's complement: writing a fixed byte left the file unchanged
+        # whenever the (random) ciphertext already held it there, 1 run in 256
+        byte=$(od -An -tu1 -j4000 -N1 "$tmp/x.ct" | tr -d ' ')
+        printf "\\$(printf '%03o' $((255 - byte)))" |
+            dd of="$tmp/flip.ct" bs=1 seek=4000 conv=notrunc 2>/dev/null
+        cmp -s "$tmp/x.ct" "$tmp/flip.ct" && fail "flip.ct is unchanged"
         expect_error 1 "flip.ct: checksum mismatch: file corrupted" \
             "$cml" run "$m" "$k/server.key" "$tmp/flip.ct" -o "$o/y.ct"
         no_output "$o/y.ct"
