@@ -73,14 +73,17 @@ bool pass_params_select(ir_module *m, diag_ctx *d, const pass_opts *o);
  * operand's shift when the operand is a `round`. Valid after bitwidth. */
 int pass_tlu_precision(const ir_op *tlu);
 
-/* A PBS of the final IR: an encrypted tlu (precision pass_tlu_precision), or
- * a round with shift > 0 (two PBS of precision `shift` per element, seeing
- * the operand's noise times 2^(bits - shift): cml/circuit_ops.h), with its
- * PBS count per run and the norm2 entering it. Stats and
- * parameter selection both read the PBS through this. */
+/* A PBS of the final IR: an encrypted tlu (precision pass_tlu_precision, or
+ * one bit less with the input doubled when its tables fold:
+ * cml_circuit_tlu_precision), or a round with shift > 0 (two PBS of
+ * precision `shift` per element, seeing the operand's noise times
+ * 2^(bits - shift): cml/circuit_ops.h), with its PBS count per run and the
+ * norm2 entering it. Stats and parameter selection both read the PBS
+ * through this. */
 typedef struct pass_pbs {
     const ir_op *op;
     int precision;
+    bool folded;              /* a tlu whose tables fold (norm2s already times 4) */
     int64_t count;
     double norm2;             /* norm2_pbs + norm2_in */
     double norm2_pbs, norm2_in; /* over PBS outputs / over encrypted inputs */
@@ -125,8 +128,9 @@ void pass_params_print(FILE *out, const pass_params *p, pass_params_format fmt);
 typedef struct pass_tlu_stat {
     diag_loc loc;
     int precision;   /* PBS precision (bits) */
+    bool folded;     /* its tables fold (pass_pbs.folded) */
     int64_t elements; /* PBS count of this tlu */
-    double norm2;    /* norm2 of its input */
+    double norm2;    /* norm2 entering its PBS (its input's, times 4 when folded) */
 } pass_tlu_stat;
 
 typedef struct pass_stats {

@@ -6,6 +6,8 @@
  * that says which ops are PBS; parameter selection reads them through it. */
 #include "pass_internal.h"
 
+#include <cml/circuit_ops.h>
+
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -13,12 +15,28 @@
 bool pass_pbs_of(const ir_op *op, pass_pbs *out) {
     if (!op->type.enc || (op->code != IR_TLU && op->code != IR_ROUND)) return false;
     out->op = op;
+    out->folded = false;
     out->count = ir_type_count(&op->type);
     out->norm2 = op->args[0]->norm2;
     out->norm2_pbs = op->args[0]->norm2_pbs;
     out->norm2_in = op->args[0]->norm2_in;
     if (op->code == IR_TLU) {
-        out->precision = pass_tlu_precision(op);
+        /* as cml_circuit_tlu will run it: a folding table reads one bit
+         * less of its input doubled (cml/circuit_ops.h) */
+        const ir_tlu *t = op->tlu;
+        const ir_op *x = op->args[0];
+        int folded = 0;
+        out->precision = t && t->ntables > 0 && op->type.bits > 0
+                             ? (int)cml_circuit_tlu_precision(
+                                   (uint32_t)x->type.bits, (uint32_t)t->dom_shift, t->dom_count,
+                                   (uint32_t)op->type.bits, t->tables, (size_t)t->ntables, &folded)
+                             : pass_tlu_precision(op);
+        out->folded = folded != 0;
+        if (folded) {
+            out->norm2 *= 4;
+            out->norm2_pbs *= 4;
+            out->norm2_in *= 4;
+        }
         return true;
     }
     if (op->code != IR_ROUND || op->round_shift <= 0) return false;
@@ -55,6 +73,7 @@ bool pass_stats_collect(ir_module *m, pass_stats *s) {
             pass_tlu_stat *t = &s->tlus[k++];
             t->loc = op->loc;
             t->precision = b.precision;
+            t->folded = b.folded;
             t->elements = b.count;
             t->norm2 = b.norm2;
             if (t->precision > s->max_precision) s->max_precision = t->precision;
@@ -116,8 +135,10 @@ void pass_stats_print(FILE *out, const pass_stats *s, bool json) {
             loc_str(loc, sizeof loc, t->loc);
             fputs(i ? ", {\"location\": " : "{\"location\": ", out);
             json_string(out, loc);
-            fprintf(out, ", \"precision\": %d, \"elements\": %" PRId64 ", \"norm2\": ",
-                    t->precision, t->elements);
+            fprintf(out,
+                    ", \"precision\": %d, \"folded\": %s, \"elements\": %" PRId64
+                    ", \"norm2\": ",
+                    t->precision, t->folded ? "true" : "false", t->elements);
             json_number(out, t->norm2);
             fputc('}', out);
         }
@@ -132,11 +153,12 @@ void pass_stats_print(FILE *out, const pass_stats *s, bool json) {
     fprintf(out, "rounds:             %d (%d inserted)\n", s->rounds, s->rounds_inserted);
     if (s->params) pass_params_print(out, s->params, PASS_PARAMS_TEXT);
     if (!s->ntlu) return;
-    fprintf(out, "\n  %-4s %-32s %9s %9s %12s\n", "#", "location", "precision", "PBS", "input norm2");
+    fprintf(out, "\n  %-4s %-32s %9s %9s %12s  %s\n", "#", "location", "precision", "PBS",
+            "input norm2", "folded");
     for (int i = 0; i < s->ntlu; i++) {
         const pass_tlu_stat *t = &s->tlus[i];
         loc_str(loc, sizeof loc, t->loc);
-        fprintf(out, "  %-4d %-32s %9d %9" PRId64 " %12.6g\n", i, loc, t->precision, t->elements,
-                t->norm2);
+        fprintf(out, "  %-4d %-32s %9d %9" PRId64 " %12.6g  %s\n", i, loc, t->precision,
+                t->elements, t->norm2, t->folded ? "yes" : "no");
     }
 }

@@ -23,6 +23,42 @@ static uint64_t *ct_alloc(size_t count, size_t L) {
     return count ? malloc(count * L * sizeof(uint64_t)) : NULL;
 }
 
+/* Whether the tables fold (see cml_circuit_tlu_precision): with h =
+ * 2^(p-1), every table's f(j) + f(j + h) is one constant per table over the
+ * domain; sums[t] gets it (0 for a domain within h). */
+static bool tables_fold(uint32_t p, int64_t dom_count, uint32_t out_bits, const int64_t *tables,
+                        size_t ntables, int64_t *sums) {
+    if (p < 2 || out_bits > 61 || dom_count < 1 || (uint64_t)dom_count > (UINT64_C(1) << p))
+        return false;
+    const int64_t h = INT64_C(1) << (p - 1);
+    /* entries are out_bits-bit values; |f| < 2^61 keeps the sums in range */
+    const int64_t bound = INT64_C(1) << 61;
+    for (size_t t = 0; t < ntables; t++) {
+        const int64_t *f = tables + t * (size_t)dom_count;
+        for (int64_t j = 0; j < dom_count; j++)
+            if (f[j] <= -bound || f[j] >= bound) return false;
+        int64_t s = 0;
+        for (int64_t j = 0; j + h < dom_count; j++) {
+            int64_t sj = f[j] + f[j + h];
+            if (j == 0)
+                s = sj;
+            else if (sj != s)
+                return false;
+        }
+        if (sums) sums[t] = s;
+    }
+    return true;
+}
+
+uint32_t cml_circuit_tlu_precision(uint32_t in_bits, uint32_t shift, int64_t dom_count,
+                                   uint32_t out_bits, const int64_t *tables, size_t ntables,
+                                   int *folded) {
+    uint32_t p = shift < in_bits ? in_bits - shift : 1;
+    bool f = tables && ntables >= 1 && tables_fold(p, dom_count, out_bits, tables, ntables, NULL);
+    if (folded) *folded = f;
+    return f ? p - 1 : p;
+}
+
 cml_status cml_circuit_tlu(cml_context *ctx, const cml_server_key *sk, uint64_t *out,
                            const uint64_t *in, size_t count, uint32_t in_bits, uint32_t shift,
                            int64_t dom_lo, int64_t dom_count, uint32_t out_bits,
@@ -31,18 +67,29 @@ cml_status cml_circuit_tlu(cml_context *ctx, const cml_server_key *sk, uint64_t 
     cml_status st = check("cml_circuit_tlu", ctx, sk, out, in, count, &L);
     if (st) return st;
     if (in_bits < 1 || in_bits > 62 || shift > in_bits || !tables || ntables < 1 ||
-        (ntables > 1 && !table_of) || dom_count < 1)
+        (ntables > 1 && !table_of) || dom_count < 1 || out_bits < 1 || out_bits > 62)
         return cml_error(CML_ERR_ARG, "cml_circuit_tlu: invalid table description");
-    uint32_t p = in_bits - shift > 0 ? in_bits - shift : 1;
-    if (p > sk->params.precision)
-        return cml_error(CML_ERR_ARG,
-                         "cml_circuit_tlu: a %u-bit lookup exceeds the parameters' precision %u",
-                         p, sk->params.precision);
+    const uint32_t p = shift < in_bits ? in_bits - shift : 1;
     if ((uint64_t)dom_count > (UINT64_C(1) << p))
         return cml_error(CML_ERR_ARG, "cml_circuit_tlu: %lld table entries do not fit %u bits",
                          (long long)dom_count, p);
-    if (count == 0) return CML_OK;
-    size_t entries = (size_t)1 << p;
+    int64_t *sums = malloc(ntables * sizeof *sums);
+    if (!sums) return cml_error(CML_ERR_NOMEM, "out of memory in a table lookup");
+    const bool fold = tables_fold(p, dom_count, out_bits, tables, ntables, sums);
+    /* folded: the PBS reads p - 1 bits of 2 (x - dom_lo), whose top bit
+     * lands on the padding and selects the negated half of the tables */
+    const uint32_t pbs_bits = fold ? p - 1 : p, lut_bits = fold ? out_bits + 1 : out_bits;
+    if (pbs_bits > sk->params.precision) {
+        free(sums);
+        return cml_error(CML_ERR_ARG,
+                         "cml_circuit_tlu: a %u-bit lookup exceeds the parameters' precision %u",
+                         pbs_bits, sk->params.precision);
+    }
+    if (count == 0) {
+        free(sums);
+        return CML_OK;
+    }
+    size_t entries = (size_t)1 << pbs_bits;
     uint64_t *shifted = ct_alloc(count, L);
     int64_t *padded = malloc(entries * sizeof *padded);
     cml_lut **luts = calloc(ntables, sizeof *luts);
@@ -53,13 +100,19 @@ cml_status cml_circuit_tlu(cml_context *ctx, const cml_server_key *sk, uint64_t 
     }
     /* x - dom_lo = j * 2^shift: at in_bits that is j encoded at p bits */
     const uint64_t minus_lo = cml_encode(-dom_lo, in_bits);
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         cml_lwe_add_plain(shifted + i * L, in + i * L, minus_lo, L - 1);
+        if (fold) cml_lwe_mul_clear(shifted + i * L, shifted + i * L, 2, L - 1);
+    }
     for (size_t t = 0; t < ntables && !st; t++) {
         const int64_t *row = tables + t * (size_t)dom_count;
-        for (size_t j = 0; j < entries; j++) /* entries past the domain are never read */
-            padded[j] = row[j < (size_t)dom_count ? j : (size_t)dom_count - 1];
-        st = cml_lut_create(&sk->params, p, 0, out_bits, padded, &luts[t]);
+        for (size_t j = 0; j < entries; j++) { /* entries past the domain are never read */
+            int64_t v = row[j < (size_t)dom_count ? j : (size_t)dom_count - 1];
+            /* folded: f - s/2 at twice the resolution; entry j + h reads
+             * -(f(j) - s/2) = f(j + h) - s/2 */
+            padded[j] = fold ? 2 * v - sums[t] : v;
+        }
+        st = cml_lut_create(&sk->params, pbs_bits, 0, lut_bits, padded, &luts[t]);
     }
     if (!st && per) {
         for (size_t i = 0; i < count && !st; i++) {
@@ -72,12 +125,17 @@ cml_status cml_circuit_tlu(cml_context *ctx, const cml_server_key *sk, uint64_t 
     if (!st)
         st = cml_pbs_batch(ctx, sk, per ? per : (const cml_lut *const *)luts, per ? count : 1, out,
                            shifted, count);
+    if (!st && fold) /* add back s/2 */
+        for (size_t i = 0; i < count; i++)
+            cml_lwe_add_plain(out + i * L, out + i * L,
+                              cml_encode(sums[per ? table_of[i] : 0], lut_bits), L - 1);
 done:
     for (size_t t = 0; luts && t < ntables; t++) cml_lut_destroy(luts[t]);
     free(per);
     free(luts);
     free(padded);
     free(shifted);
+    free(sums);
     return st;
 }
 

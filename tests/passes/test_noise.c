@@ -79,11 +79,14 @@ static void test_conv_and_round(void) {
     CU_ASSERT_EQUAL(s.pbs_count, 24);
     CU_ASSERT_EQUAL(s.rounds, 1);
     CU_ASSERT_EQUAL(s.rounds_inserted, 1);
-    CU_ASSERT_EQUAL(s.max_precision, 4);
-    CU_ASSERT_EQUAL(s.tlus[0].precision, 4);
+    /* the rounded relu reads 4 bits, but its domain [-1, 5] fills at most
+     * half of them: it folds to 3 bits, reading 2x (norm2 4 * 31) */
+    CU_ASSERT_EQUAL(s.max_precision, 3);
+    CU_ASSERT_EQUAL(s.tlus[0].precision, 3);
+    CU_ASSERT_TRUE(s.tlus[0].folded);
     CU_ASSERT_EQUAL(s.tlus[0].elements, 8);
     CU_ASSERT_EQUAL(s.tlus[0].loc.line, 3);
-    CU_ASSERT_DOUBLE_EQUAL(s.tlus[0].norm2, 31, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.tlus[0].norm2, 4 * 31, 0);
     /* the round's PBS read c lifted by 2^(9 - 5), the second one plus the
      * first's output (lifted by its table, not by a product): 30 * 4^4 + 1,
      * all but that 1 on the inputs */
@@ -119,20 +122,21 @@ static void test_stats_json_and_table(void) {
     fx_out(&fx, 0, t);
     fx_out(&fx, 1, fx_b2(&fx, IR_MUL, 3, x, fx_int(&fx, 2)));
     CU_ASSERT_TRUE_FATAL(fx_run(&fx, NULL, PASS_STAGE_NOISE));
-    /* x and 2x in [0, 14] share u4: the tlu's precision is 4 */
+    /* x and 2x in [0, 14] share u4: the tlu reads 4 bits, but x's 8
+     * values fill half of them, so it folds to 3, with norm2 4 * 1 */
     pass_stats s;
     CU_ASSERT_TRUE_FATAL(pass_stats_collect(fx.m, &s));
     char *json = print_stats(&s, true);
     CU_ASSERT_STRING_EQUAL(json,
-                           "{\"tlu_count\": 1, \"pbs_count\": 4, \"max_precision\": 4, "
-                           "\"max_norm2\": 1, \"max_output_norm2\": 4, \"rounds\": 0, "
+                           "{\"tlu_count\": 1, \"pbs_count\": 4, \"max_precision\": 3, "
+                           "\"max_norm2\": 4, \"max_output_norm2\": 4, \"rounds\": 0, "
                            "\"rounds_inserted\": 0, \"tlus\": [{\"location\": "
-                           "\"dir/\\\"odd\\\"\\\\name.cml:12:7\", \"precision\": 4, "
-                           "\"elements\": 4, \"norm2\": 1}]}\n");
+                           "\"dir/\\\"odd\\\"\\\\name.cml:12:7\", \"precision\": 3, "
+                           "\"folded\": true, \"elements\": 4, \"norm2\": 4}]}\n");
     free(json);
     char *table = print_stats(&s, false);
     CU_ASSERT_PTR_NOT_NULL(strstr(table, "PBS count:          4\n"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(table, "max PBS precision:  4 bits\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(table, "max PBS precision:  3 bits\n"));
     free(table);
     fx_free(&fx);
 }

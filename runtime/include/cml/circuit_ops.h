@@ -26,12 +26,31 @@ extern "C" {
 /* out[i] = tables[row(i) * dom_count + j] where in[i] encodes (at in_bits)
  * x = dom_lo + j * 2^shift, 0 <= j < dom_count, and row(i) = table_of[i]
  * (or 0 when ntables == 1 and table_of is NULL). One PBS per element
- * reading in_bits - shift bits (at most the parameters' precision); out is
- * encoded at out_bits. */
+ * of cml_circuit_tlu_precision() bits (at most the parameters'
+ * precision); out is encoded at out_bits. */
 cml_status cml_circuit_tlu(cml_context *ctx, const cml_server_key *sk, uint64_t *out,
                            const uint64_t *in, size_t count, uint32_t in_bits, uint32_t shift,
                            int64_t dom_lo, int64_t dom_count, uint32_t out_bits,
                            const int64_t *tables, size_t ntables, const int32_t *table_of);
+
+/* The precision of the PBS cml_circuit_tlu runs with these arguments:
+ * p = in_bits - shift (1 if that is 0), or p - 1 when the tables fold, and
+ * then *folded = 1 (else 0; folded may be NULL).
+ *
+ * Folding: with h = 2^(p-1), when every table's f(j) + f(j + h) is one
+ * constant s over the domain (each j with j + h < dom_count), the lookup
+ * reads 2 (x - dom_lo) at p - 1 bits: the top bit of j falls on the padding
+ * bit, where the bootstrap returns the negated table, and the table
+ * f - s/2 is its own negation across h (the constant s/2 is added back
+ * after). Saturating activations (a clipped relu, a sigmoid, a threshold
+ * near the middle of its domain) fold. The doubling doubles the input's
+ * noise but the slots double too, so the keyswitch and modulus switch,
+ * which come after, get four times the room: a compiler sizing parameters
+ * asks for a (p - 1)-bit PBS with four times the input's norm2. Needs
+ * p >= 2 and out_bits <= 61; a domain within h always folds. */
+uint32_t cml_circuit_tlu_precision(uint32_t in_bits, uint32_t shift, int64_t dom_count,
+                                   uint32_t out_bits, const int64_t *tables, size_t ntables,
+                                   int *folded);
 
 /* out[i] = ((x + 2^(shift-1)) >> shift) << shift for x encoded in in[i] at
  * `bits`, exactly: y = x + 2^(shift-1); one PBS on y * 2^(bits-shift)

@@ -1,0 +1,179 @@
+/* test_circuit_ops.c — cml_circuit_tlu's folded lookups (cml/circuit_ops.h):
+ * which tables fold (cml_circuit_tlu_precision), and that a folded lookup
+ * decrypts to the table entry exactly, for every point of its domain, on
+ * parameters one bit narrower than the unfolded lookup would need.
+ *
+ * Cases: a clipped relu (integer half-sum), a threshold in the middle of
+ * its domain (half-integer half-sum), per-element tables with different
+ * sums, a domain within half the slots (any table folds), a shifted input
+ * (step 4), and a table that does not fold, which must be refused on the
+ * narrow parameters. Every domain point is bootstrapped 4 times per case
+ * (CML_TEST_SCALE=1): 560 bootstraps at 4 bits, each failing with
+ * probability 2^-40, so one wrong result is a bug. */
+#include "cml_test.h"
+
+#include <cml/circuit_ops.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t clip(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static void test_precision_rule(void) {
+    int folded = -1;
+    int64_t t[64];
+    /* clip(x, 0, 3) over x in [-13, 16]: x and x + 16 sum to 3 */
+    for (int j = 0; j < 30; j++) t[j] = clip(j - 13, 0, 3);
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(5, 0, 30, 3, t, 1, &folded), 4);
+    CU_ASSERT_EQUAL(folded, 1);
+    /* one more point at the bottom: -14 pairs with 2 (clip 2): no fold */
+    for (int j = 0; j < 31; j++) t[j] = clip(j - 14, 0, 3);
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(5, 0, 31, 3, t, 1, &folded), 5);
+    CU_ASSERT_EQUAL(folded, 0);
+    /* the identity never folds; a constant always does */
+    for (int j = 0; j < 64; j++) t[j] = j;
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(8, 2, 64, 7, t, 1, &folded), 6);
+    CU_ASSERT_EQUAL(folded, 0);
+    for (int j = 0; j < 64; j++) t[j] = -5;
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(8, 2, 64, 7, t, 1, &folded), 5);
+    CU_ASSERT_EQUAL(folded, 1);
+    /* a domain within half the slots folds whatever the table */
+    for (int j = 0; j < 32; j++) t[j] = (j * 7919) % 13;
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(6, 0, 32, 4, t, 1, &folded), 5);
+    CU_ASSERT_EQUAL(folded, 1);
+    /* no room for the half-sum's extra bit, no bit to fold, NULL folded */
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(6, 0, 32, 62, t, 1, &folded), 6);
+    CU_ASSERT_EQUAL(folded, 0);
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(3, 2, 2, 4, t, 1, &folded), 1);
+    CU_ASSERT_EQUAL(folded, 0);
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(6, 0, 32, 4, t, 1, NULL), 5);
+    /* two tables: each must fold (their sums may differ) */
+    int64_t two[60];
+    for (int j = 0; j < 30; j++) {
+        two[j] = clip(j - 13, 0, 3);
+        two[30 + j] = j < 16 ? 10 : -4; /* sums 6 */
+    }
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(5, 0, 30, 5, two, 2, &folded), 4);
+    CU_ASSERT_EQUAL(folded, 1);
+    two[30 + 20] = 0;
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(5, 0, 30, 5, two, 2, &folded), 5);
+    CU_ASSERT_EQUAL(folded, 0);
+}
+
+typedef struct fixture {
+    cml_context *ctx;
+    cml_params params;
+    cml_client_key *ck;
+    cml_server_key *sk;
+} fixture;
+
+/* 4-bit parameters sized for a folded lookup's doubled input */
+static void fixture_make(fixture *f) {
+    cml_pbs_need need = {4, 4.0, 4.0, 0};
+    CU_ASSERT_EQUAL_FATAL(cml_context_create(0, &f->ctx), CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_params_select_needs(&need, 1, ldexp(1, -40), &f->params), CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_client_key_create(&f->params, &f->ck), CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_server_key_create(f->ctx, f->ck, &f->sk), CML_OK);
+}
+
+static void fixture_free(fixture *f) {
+    cml_server_key_destroy(f->sk);
+    cml_client_key_destroy(f->ck);
+    cml_context_destroy(f->ctx);
+}
+
+/* Every domain point (dom_lo + j 2^shift) `reps` times, element i using
+ * table table_of[i % period] (NULL: table 0); returns the mismatches. */
+static size_t run_case(fixture *f, const char *name, uint32_t in_bits, uint32_t shift,
+                       int64_t dom_lo, int64_t dom_count, uint32_t out_bits, const int64_t *tables,
+                       size_t ntables, const int32_t *period_of, size_t period) {
+    const size_t reps = cml_test_samples(4), count = (size_t)dom_count * reps;
+    int64_t *x = malloc(count * sizeof *x), *got = malloc(count * sizeof *got);
+    int32_t *table_of = ntables > 1 ? malloc(count * sizeof *table_of) : NULL;
+    CU_ASSERT_FATAL(x && got && (ntables == 1 || table_of));
+    for (size_t i = 0; i < count; i++) {
+        x[i] = dom_lo + (int64_t)((i % (size_t)dom_count) << shift);
+        if (table_of) table_of[i] = period_of[i % period];
+    }
+    cml_ct *in, *out;
+    CU_ASSERT_EQUAL_FATAL(cml_encrypt(f->ck, x, count, in_bits, &in), CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_ct_create(&f->params, count, &out), CML_OK);
+    cml_status st = cml_circuit_tlu(f->ctx, f->sk, cml_ct_data(out), cml_ct_cdata(in), count,
+                                    in_bits, shift, dom_lo, dom_count, out_bits, tables, ntables,
+                                    table_of);
+    if (st != CML_OK) printf("\n    %s: %s", name, cml_last_error());
+    CU_ASSERT_EQUAL_FATAL(st, CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_decrypt(f->ck, out, out_bits, got), CML_OK);
+    size_t bad = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t j = i % (size_t)dom_count, t = table_of ? (size_t)table_of[i] : 0;
+        int64_t want = tables[t * (size_t)dom_count + j];
+        if (got[i] != want && bad++ < 5)
+            printf("\n    %s: x = %lld -> %lld, expected %lld", name, (long long)x[i],
+                   (long long)got[i], (long long)want);
+    }
+    cml_ct_destroy(in);
+    cml_ct_destroy(out);
+    free(x);
+    free(got);
+    free(table_of);
+    return bad;
+}
+
+static void test_fold_exact(void) {
+    fixture f;
+    fixture_make(&f);
+    CU_ASSERT_EQUAL_FATAL(f.params.precision, 4);
+    int64_t t[64];
+    int folded = 0;
+
+    /* clipped relu over [-13, 16] at 5 bits: a 4-bit PBS */
+    for (int j = 0; j < 30; j++) t[j] = clip(j - 13, 0, 3);
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(5, 0, 30, 3, t, 1, &folded), 4);
+    CU_ASSERT_EQUAL(run_case(&f, "clipped relu", 5, 0, -13, 30, 3, t, 1, NULL, 0), 0);
+
+    /* x >= 0 over [-16, 15], output 0/1 at 2 bits: half-sum 1/2 */
+    for (int j = 0; j < 32; j++) t[j] = j >= 16;
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(5, 0, 32, 2, t, 1, &folded), 4);
+    CU_ASSERT_EQUAL(run_case(&f, "threshold", 5, 0, -16, 32, 2, t, 1, NULL, 0), 0);
+
+    /* the threshold again, on a 7-bit input read in steps of 4 */
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(7, 2, 32, 2, t, 1, &folded), 4);
+    CU_ASSERT_EQUAL(run_case(&f, "shifted", 7, 2, -64, 32, 2, t, 1, NULL, 0), 0);
+
+    /* per-element tables with different half-sums, signed outputs */
+    int64_t two[60];
+    for (int j = 0; j < 30; j++) {
+        two[j] = clip(j - 13, 0, 3) - 2;   /* sums -1 */
+        two[30 + j] = j < 16 ? 9 : -4;     /* sums 5 */
+    }
+    const int32_t alternate[3] = {0, 1, 1};
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(5, 0, 30, 5, two, 2, &folded), 4);
+    CU_ASSERT_EQUAL(run_case(&f, "two tables", 5, 0, -13, 30, 5, two, 2, alternate, 3), 0);
+
+    /* a 16-point domain in 5 bits: any table folds */
+    for (int j = 0; j < 16; j++) t[j] = (j * 7919) % 13 - 6;
+    CU_ASSERT_EQUAL(cml_circuit_tlu_precision(5, 0, 16, 5, t, 1, &folded), 4);
+    CU_ASSERT_EQUAL(run_case(&f, "narrow domain", 5, 0, 3, 16, 5, t, 1, NULL, 0), 0);
+
+    /* the identity on 5 bits does not fold: refused on 4-bit parameters */
+    for (int j = 0; j < 32; j++) t[j] = j;
+    cml_ct *in, *out;
+    int64_t zero = 0;
+    CU_ASSERT_EQUAL_FATAL(cml_encrypt(f.ck, &zero, 1, 5, &in), CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_ct_create(&f.params, 1, &out), CML_OK);
+    CU_ASSERT_EQUAL(cml_circuit_tlu(f.ctx, f.sk, cml_ct_data(out), cml_ct_cdata(in), 1, 5, 0, 0,
+                                    32, 6, t, 1, NULL),
+                    CML_ERR_ARG);
+    CU_ASSERT(strstr(cml_last_error(), "5-bit lookup") != NULL);
+    cml_ct_destroy(in);
+    cml_ct_destroy(out);
+    fixture_free(&f);
+}
+
+CU_TestInfo cml_tests_circuit_ops[] = {
+    {"precision_rule", test_precision_rule},
+    {"fold_exact", test_fold_exact},
+    CU_TEST_INFO_NULL,
+};
