@@ -470,15 +470,17 @@ static bool emit_round(run *r, const ir_op *op) {
     if (!same_encoding(r, op)) return false;
     llvm_ctx *c = r->c;
     alloc_value(r, op);
-    LLVMTypeRef pt[7] = {c->t_ptr, c->t_ptr, c->t_i64p, c->t_i64p, c->t_i64, c->t_i32, c->t_i32};
-    LLVMValueRef args[7] = {r->ctx,
+    LLVMTypeRef pt[8] = {c->t_ptr, c->t_ptr, c->t_i64p, c->t_i64p,
+                         c->t_i64, c->t_i32, c->t_i32, c->t_i32};
+    LLVMValueRef args[8] = {r->ctx,
                             r->sk,
                             r->val[op->id],
                             r->val[x->id],
                             llvm_emit_i64(c, ir_type_count(&op->type)),
                             llvm_emit_i32(c, op->type.bits),
-                            llvm_emit_i32(c, op->round_shift > 0 ? op->round_shift : 0)};
-    check_status(r, call(r, "cml_circuit_round", c->t_i32, pt, 7, args));
+                            llvm_emit_i32(c, op->round_shift > 0 ? op->round_shift : 0),
+                            llvm_emit_i32(c, op->round_chunk > 0 ? op->round_chunk : 0)};
+    check_status(r, call(r, "cml_circuit_round", c->t_i32, pt, 8, args));
     return true;
 }
 

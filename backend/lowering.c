@@ -170,10 +170,13 @@ static void print_op(FILE *out, const ir_op *op, int *tlu_no, totals *t) {
     }
     case LOWER_ROUND:
         if (op->round_shift > 0) {
+            uint32_t nch = cml_circuit_round_chunks((uint32_t)op->round_shift,
+                                                    (uint32_t)op->round_chunk, NULL);
             fprintf(out, "round.exact %%%d, shift %d", a->id, op->round_shift);
-            snprintf(cm, sizeof cm, "%" PRId64 " KS+PBS (2 per element)", 2 * n);
-            t->pbs += 2 * n;
-            t->pbs_batches += 2;
+            if (nch > 1) fprintf(out, " in %u chunks", nch);
+            snprintf(cm, sizeof cm, "%" PRId64 " KS+PBS (%u per element)", 2 * nch * n, 2 * nch);
+            t->pbs += 2 * nch * n;
+            t->pbs_batches += 2 * nch;
         } else {
             fprintf(out, "copy (round, shift 0) %%%d", a->id);
             t->copies += n;

@@ -132,6 +132,8 @@ struct ir_op {
     int kernel[2], stride[2], pad[2];            /* CONV2D, SUMPOOL2D, MAXPOOL2D */
     int round_bits;       /* ROUND: requested kept bits (0 = set by the rounding pass via shift) */
     int round_shift;      /* ROUND: resolved number of low bits dropped (-1 = not yet) */
+    int round_chunk;      /* ROUND: bits cleared per pair of PBS (cml_circuit_round; 0 = all
+                           * shift bits at once), chosen by parameter selection */
     int64_t *idata;       /* CONST (integers): ir_type_count() values, row-major */
     double *fdata;        /* CONST (reals) */
     ir_tlu *tlu;          /* TLU */

@@ -73,6 +73,8 @@ static void print_attrs(FILE *out, ir_module *m, const ir_op *op) {
         if (op->round_bits) fprintf(out, "bits = %d", op->round_bits);
         if (op->round_shift >= 0)
             fprintf(out, "%sshift = %d", op->round_bits ? ", " : "", op->round_shift);
+        if (op->round_chunk > 0 && op->round_chunk < op->round_shift)
+            fprintf(out, ", chunk = %d", op->round_chunk);
         fputc('}', out);
         break;
     case IR_TLU: {

@@ -18,6 +18,7 @@
  * own largest (so the parts' sum can exceed norm2, both staying bounds). */
 #include "pass_internal.h"
 
+#include <cml/circuit_ops.h>
 #include <math.h>
 
 /* Largest square of a clear multiplier. */
@@ -145,11 +146,14 @@ bool pass_noise(ir_module *m, diag_ctx *d) {
                 op->norm2_in = fmax(op->norm2_in, op->args[i]->norm2_in);
             }
             break;
-        case IR_ROUND: /* x minus a PBS output */
+        case IR_ROUND: { /* x minus a PBS output per chunk */
+            double nch = cml_circuit_round_chunks((uint32_t)(op->round_shift > 0 ? op->round_shift : 0),
+                                                  (uint32_t)op->round_chunk, NULL);
             scaled(op, x, 1);
-            op->norm2_pbs += 1;
-            op->norm2 += 1;
+            op->norm2_pbs += nch;
+            op->norm2 += nch;
             break;
+        }
         default:
             diag_error(d, op->loc, "internal error: no noise rule for encrypted '%s'",
                        ir_op_name(op->code));

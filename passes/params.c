@@ -1,10 +1,12 @@
 /* requires: noise (norm2 of every encrypted value; rounded, so every PBS
  *           fits the precision limit);
  * provides: the module's TFHE parameters (m->params, a pass_params);
- * breaks: nothing (no op changes).
+ * breaks: nothing (no op changes but the rounds' round_chunk, and their
+ *         norm2 with it).
  *
  * params.c — parameter selection (DESIGN §5.6, docs/params.md "Parameter
- * selection in the compiler"). With PBS, the runtime's optimiser chooses
+ * selection in the compiler"). First, how each round splits its bits
+ * (choose_round_chunks). With PBS, the runtime's optimiser chooses
  * the cheapest set meeting one need per PBS precision in use (pass_pbs_of:
  * tlus, and rounds as PBS of precision `shift`): the largest norm2 over PBS
  * outputs and the largest over encrypted inputs entering a PBS of that
@@ -29,6 +31,7 @@
  * --stats section) is also here, not in ir/print.c. */
 #include "pass_internal.h"
 
+#include <cml/circuit_ops.h>
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -110,24 +113,27 @@ static const char *pbs_kind(const ir_op *op) {
     return op->code == IR_TLU ? "table lookup" : "rounding PBS";
 }
 
+/* d NULL: no diagnostics (a trial, see choose_round_chunks) */
 static bool collect(ir_module *m, diag_ctx *d, request *r) {
     memset(r, 0, sizeof *r);
     ir_foreach(op, m->main) {
         if (op->code == IR_OUTPUT && op->args[0]->type.enc) {
             r->outputs += ir_type_count(&op->args[0]->type);
             if (!isfinite(op->args[0]->norm2)) {
-                diag_error(d, op->loc, "the noise of this output is unbounded (norm2 %g): no "
-                                       "TFHE parameters can keep it decryptable",
-                           op->args[0]->norm2);
+                if (d)
+                    diag_error(d, op->loc, "the noise of this output is unbounded (norm2 %g): "
+                                           "no TFHE parameters can keep it decryptable",
+                               op->args[0]->norm2);
                 return false;
             }
         }
         pass_pbs b;
         if (!pass_pbs_of(op, &b)) continue;
         if (!isfinite(b.norm2)) {
-            diag_error(d, op->loc, "the noise entering this %s is unbounded (norm2 %g): no TFHE "
-                                   "parameters can bound its failure probability",
-                       pbs_kind(op), b.norm2);
+            if (d)
+                diag_error(d, op->loc, "the noise entering this %s is unbounded (norm2 %g): no "
+                                       "TFHE parameters can bound its failure probability",
+                           pbs_kind(op), b.norm2);
             return false;
         }
         r->pbs_count += b.count;
@@ -232,6 +238,24 @@ static const ir_op *undecryptable(ir_module *m, const cml_params *cp, double p_e
     return first;
 }
 
+/* The cheapest set for r's PBS needs (a need below 1 in sum is a PBS of
+ * nothing noisier than one fresh ciphertext: counted as 1), then, if some
+ * output would not decrypt, with a decryption need for each such width
+ * (*out: the first such output). *rq: the needs used, the first
+ * *pbs_needs of them the PBS ones. */
+static cml_status choose(ir_module *m, const request *r, double p_error, request *rq,
+                         cml_params *cp, size_t *pbs_needs, const ir_op **out) {
+    *rq = *r;
+    *out = NULL;
+    for (size_t j = 0; j < rq->nneeds; j++)
+        if (rq->needs[j].norm2 + rq->needs[j].norm2_fresh < 1) rq->needs[j].norm2 = 1;
+    *pbs_needs = rq->nneeds;
+    cml_status st = cml_params_select_needs(rq->needs, rq->nneeds, p_error, cp);
+    if (st != CML_OK) return st;
+    *out = undecryptable(m, cp, p_error, rq);
+    return *out ? cml_params_select_needs(rq->needs, rq->nneeds, p_error, cp) : CML_OK;
+}
+
 static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params *pp) {
     char buf[160];
     if (r->precision > (int)CML_PRECISION_MAX) {
@@ -242,14 +266,12 @@ static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params 
         infeasible_pbs(d, r, pp->p_error, buf);
         return false;
     }
-    /* a need below 1 in sum is a PBS of nothing noisier than one fresh
-     * ciphertext: count it as 1 */
-    request rq = *r;
-    for (size_t j = 0; j < rq.nneeds; j++)
-        if (rq.needs[j].norm2 + rq.needs[j].norm2_fresh < 1) rq.needs[j].norm2 = 1;
+    request rq;
     cml_params cp;
-    cml_status st = cml_params_select_needs(rq.needs, rq.nneeds, pp->p_error, &cp);
-    if (st == CML_ERR_INFEASIBLE) {
+    const ir_op *out = NULL;
+    size_t pbs_needs = 0;
+    cml_status st = choose(m, r, pp->p_error, &rq, &cp, &pbs_needs, &out);
+    if (st == CML_ERR_INFEASIBLE && !out) {
         snprintf(buf, sizeof buf,
                  "no secure set meets it; lower the bit widths or the weights%s, or relax %s",
                  r->precision > 1 ? " (--round-to N narrows every table lookup to N bits)" : "",
@@ -257,16 +279,13 @@ static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params 
         infeasible_pbs(d, r, pp->p_error, buf);
         return false;
     }
-    if (st != CML_OK) {
+    if (st != CML_OK && !out) {
         diag_error(d, r->widest->loc, "internal error: parameter selection failed: %s",
                    cml_last_error());
         return false;
     }
-    const size_t pbs_needs = rq.nneeds;
-    const ir_op *out = undecryptable(m, &cp, pp->p_error, &rq);
     if (out) {
         const ir_op *x = out->args[0];
-        st = cml_params_select_needs(rq.needs, rq.nneeds, pp->p_error, &cp);
         if (st == CML_ERR_INFEASIBLE) {
             char pe[32];
             diag_error(d, out->loc,
@@ -359,8 +378,62 @@ static bool select_linear(ir_module *m, diag_ctx *d, pass_params *pp) {
     return true;
 }
 
+/* ---- how rounds split their bits ------------------------------------------ */
+
+/* Chunks of at most `limit` bits (stored as the widest chunk's width, 0 for
+ * one chunk: limits giving the same split print the same) */
+static void set_round_chunks(ir_module *m, int limit) {
+    ir_foreach(op, m->main) {
+        if (op->code != IR_ROUND) continue;
+        uint32_t w[64];
+        op->round_chunk = 0;
+        if (limit >= 1 && limit < op->round_shift && op->round_shift <= 64 &&
+            cml_circuit_round_chunks((uint32_t)op->round_shift, (uint32_t)limit, w) > 1)
+            op->round_chunk = (int)w[0];
+    }
+}
+
+/* A round may clear its bits in narrower chunks (cml_circuit_round): two
+ * more PBS per element and chunk, but each reads fewer bits, with the same
+ * noise relative to what it reads from the input and four times more room
+ * per bit for the keyswitch and modulus switch. Tries every chunk limit
+ * from the widest round's shift down to 1 (the noise analysis again for
+ * each: a round's output carries one PBS output per chunk) and keeps the
+ * one of least total cost, cost per PBS times PBS count (ties: the wider
+ * chunks, fewer PBS). Sets every round's round_chunk and leaves the noise
+ * analysis matching it. */
+static bool choose_round_chunks(ir_module *m, diag_ctx *d, const pass_opts *o) {
+    int widest = 0;
+    ir_foreach(op, m->main) if (op->code == IR_ROUND && op->type.enc && op->round_shift > widest)
+        widest = op->round_shift;
+    set_round_chunks(m, widest);
+    if (widest < 2) return true;
+    int best = widest;
+    double best_cost = INFINITY;
+    for (int limit = widest; limit >= 1; limit--) {
+        set_round_chunks(m, limit);
+        if (!pass_noise(m, d)) return false;
+        request r, rq;
+        pass_params trial = {0};
+        cml_params cp;
+        const ir_op *out;
+        size_t pbs_needs;
+        if (!collect(m, NULL, &r) || r.precision > (int)CML_PRECISION_MAX) continue;
+        if (!target(d, o, r.pbs_count, &trial)) return false;
+        if (choose(m, &r, trial.p_error, &rq, &cp, &pbs_needs, &out) != CML_OK) continue;
+        double total = cp.cost * (double)r.pbs_count;
+        if (total < best_cost * (1 - 1e-9)) {
+            best_cost = total;
+            best = limit;
+        }
+    }
+    set_round_chunks(m, best);
+    return pass_noise(m, d);
+}
+
 bool pass_params_select(ir_module *m, diag_ctx *d, const pass_opts *o) {
     m->params = NULL;
+    if (!choose_round_chunks(m, d, o)) return false;
     request r;
     if (!collect(m, d, &r)) return false;
     pass_params *pp = arena_alloc(m->arena, sizeof *pp);

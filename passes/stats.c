@@ -40,15 +40,25 @@ bool pass_pbs_of(const ir_op *op, pass_pbs *out) {
         return true;
     }
     if (op->code != IR_ROUND || op->round_shift <= 0) return false;
-    /* cml_circuit_round: two PBS of `shift` bits per element, each reading
-     * x lifted by 2^(bits - shift) (the second plus the first's output,
-     * lifted by its table), so the noise they see is that of x times
-     * 4^(bits - shift), plus one PBS output's. */
-    out->precision = op->round_shift;
-    out->count *= 2;
-    double lift2 = ldexp(1.0, 2 * (op->args[0]->type.bits - op->round_shift));
-    out->norm2_pbs = op->args[0]->norm2_pbs * lift2 + 1;
-    out->norm2_in = op->args[0]->norm2_in * lift2;
+    /* cml_circuit_round: per chunk of c bits [lo, lo + c), two PBS of c
+     * bits per element, each reading y (x, less the chunks below: one PBS
+     * output each) lifted by 2^(bits - lo - c) (the second plus the first's
+     * output, lifted by its table), so the noise they see is that of y
+     * times 4^(bits - lo - c), plus one PBS output's. The op counts as its
+     * widest chunk with the largest norms of any chunk (the bottom one's,
+     * lifted most, for the inputs' part). */
+    uint32_t widths[64];
+    const uint32_t nch = cml_circuit_round_chunks((uint32_t)op->round_shift,
+                                                  (uint32_t)op->round_chunk, widths);
+    const ir_op *x = op->args[0];
+    out->precision = (int)widths[0];
+    out->count *= 2 * (int64_t)nch;
+    out->norm2_pbs = out->norm2_in = 0;
+    for (uint32_t i = 0, lo = 0; i < nch; lo += widths[i++]) {
+        double lift2 = ldexp(1.0, 2 * (x->type.bits - (int)(lo + widths[i])));
+        out->norm2_pbs = fmax(out->norm2_pbs, (x->norm2_pbs + i) * lift2 + 1);
+        out->norm2_in = fmax(out->norm2_in, x->norm2_in * lift2);
+    }
     out->norm2 = out->norm2_pbs + out->norm2_in;
     return true;
 }

@@ -139,8 +139,17 @@ done:
     return st;
 }
 
+uint32_t cml_circuit_round_chunks(uint32_t shift, uint32_t chunk, uint32_t *widths) {
+    if (shift == 0) return 0;
+    if (chunk == 0 || chunk > shift) chunk = shift;
+    const uint32_t n = (shift + chunk - 1) / chunk, base = shift / n, wider = shift % n;
+    for (uint32_t i = 0; widths && i < n; i++) widths[i] = base + (i < wider);
+    return n;
+}
+
 cml_status cml_circuit_round(cml_context *ctx, const cml_server_key *sk, uint64_t *out,
-                             const uint64_t *in, size_t count, uint32_t bits, uint32_t shift) {
+                             const uint64_t *in, size_t count, uint32_t bits, uint32_t shift,
+                             uint32_t chunk) {
     size_t L = 0;
     cml_status st = check("cml_circuit_round", ctx, sk, out, in, count, &L);
     if (st) return st;
@@ -151,48 +160,58 @@ cml_status cml_circuit_round(cml_context *ctx, const cml_server_key *sk, uint64_
         if (count) memcpy(out, in, count * L * sizeof *out);
         return CML_OK;
     }
-    if (shift > sk->params.precision)
+    uint32_t widths[64];
+    const uint32_t nch = cml_circuit_round_chunks(shift, chunk, widths);
+    if (widths[0] > sk->params.precision)
         return cml_error(CML_ERR_ARG,
-                         "cml_circuit_round: dropping %u bits needs a %u-bit PBS; the parameters "
-                         "read %u",
-                         shift, shift, sk->params.precision);
-    const size_t d = L - 1, entries = (size_t)1 << shift;
+                         "cml_circuit_round: dropping %u bits at a time needs a %u-bit PBS; the "
+                         "parameters read %u",
+                         widths[0], widths[0], sk->params.precision);
+    const size_t d = L - 1;
     const uint64_t half = cml_encode(INT64_C(1) << (shift - 1), bits);
-    const int64_t lift = INT64_C(1) << (bits - shift);
     uint64_t *y = ct_alloc(count, L), *z = ct_alloc(count, L), *o = ct_alloc(count, L);
-    int64_t *table = malloc(entries * sizeof *table);
-    cml_lut *sign = NULL, *low = NULL;
+    int64_t *table = malloc(((size_t)1 << widths[0]) * sizeof *table);
     if (!y || !z || !o || !table) {
         st = cml_error(CML_ERR_NOMEM, "out of memory in a rounding of %zu elements", count);
         goto done;
     }
-    /* sign: every entry 2^(shift-1) lifted, i.e. 2^(bits-1): the PBS returns
-     * -2^(bits-1) when bit `shift` of y (the padding position after the
-     * lift) is set. Made lifted by the table rather than by multiplying its
-     * output, so its noise enters the second PBS once, not lift^2 times.
-     * low: the low bits themselves, read with that bit cleared. */
-    for (size_t j = 0; j < entries; j++) table[j] = lift << (shift - 1);
-    if ((st = cml_lut_create(&sk->params, shift, 0, bits, table, &sign))) goto done;
-    for (size_t j = 0; j < entries; j++) table[j] = (int64_t)j;
-    if ((st = cml_lut_create(&sk->params, shift, 0, bits, table, &low))) goto done;
-
-    for (size_t i = 0; i < count; i++) {
-        cml_lwe_add_plain(y + i * L, in + i * L, half, d);
-        cml_lwe_mul_clear(z + i * L, y + i * L, lift, d);
+    for (size_t i = 0; i < count; i++) cml_lwe_add_plain(y + i * L, in + i * L, half, d);
+    /* y's bits [lo, lo + c) are cleared chunk by chunk from the bottom; the
+     * bits below lo are already exactly 0 */
+    for (uint32_t ch = 0, lo = 0; ch < nch && !st; lo += widths[ch++]) {
+        const uint32_t c = widths[ch], top = lo + c;
+        const size_t entries = (size_t)1 << c;
+        const int64_t lift = INT64_C(1) << (bits - top);
+        cml_lut *sign = NULL, *low = NULL;
+        /* sign: every entry 2^(bits-1) (2^(c-1) lifted, as values of y):
+         * the PBS returns -2^(bits-1) when bit `top` of y (at the padding
+         * position after the lift) is set. Made lifted by the table rather
+         * than by multiplying its output, so its noise enters the second
+         * PBS once, not lift^2 times. low: the chunk's bits themselves, read
+         * with that bit cleared, as their value in y (times 2^lo). */
+        for (size_t j = 0; j < entries; j++) table[j] = INT64_C(1) << (bits - 1);
+        if ((st = cml_lut_create(&sk->params, c, 0, bits, table, &sign))) goto chunk_done;
+        for (size_t j = 0; j < entries; j++) table[j] = (int64_t)j << lo;
+        if ((st = cml_lut_create(&sk->params, c, 0, bits, table, &low))) goto chunk_done;
+        for (size_t i = 0; i < count; i++) cml_lwe_mul_clear(z + i * L, y + i * L, lift, d);
+        if ((st = cml_pbs_batch(ctx, sk, (const cml_lut *const *)&sign, 1, o, z, count)))
+            goto chunk_done;
+        const uint64_t lifted_half = cml_encode(INT64_C(1) << (bits - 1), bits);
+        for (size_t i = 0; i < count; i++) {
+            /* lift (y + (+-2^(top-1)) - 2^(top-1)): y with bit `top`
+             * cleared, lifted */
+            cml_lwe_add(z + i * L, z + i * L, o + i * L, d);
+            cml_lwe_add_plain(z + i * L, z + i * L, (uint64_t)0 - lifted_half, d);
+        }
+        if ((st = cml_pbs_batch(ctx, sk, (const cml_lut *const *)&low, 1, o, z, count)))
+            goto chunk_done;
+        for (size_t i = 0; i < count; i++) cml_lwe_sub(y + i * L, y + i * L, o + i * L, d);
+    chunk_done:
+        cml_lut_destroy(sign);
+        cml_lut_destroy(low);
     }
-    if ((st = cml_pbs_batch(ctx, sk, (const cml_lut *const *)&sign, 1, o, z, count))) goto done;
-    const uint64_t lifted_half = cml_encode(lift << (shift - 1), bits);
-    for (size_t i = 0; i < count; i++) {
-        /* lift (y + (+-2^(shift-1)) - 2^(shift-1)): y with bit `shift`
-         * cleared, lifted */
-        cml_lwe_add(z + i * L, z + i * L, o + i * L, d);
-        cml_lwe_add_plain(z + i * L, z + i * L, (uint64_t)0 - lifted_half, d);
-    }
-    if ((st = cml_pbs_batch(ctx, sk, (const cml_lut *const *)&low, 1, o, z, count))) goto done;
-    for (size_t i = 0; i < count; i++) cml_lwe_sub(out + i * L, y + i * L, o + i * L, d);
+    if (!st) memcpy(out, y, count * L * sizeof *out);
 done:
-    cml_lut_destroy(sign);
-    cml_lut_destroy(low);
     free(table);
     free(y);
     free(z);

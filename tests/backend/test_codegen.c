@@ -809,7 +809,7 @@ static void test_spec(void) {
                                       "}\n",
                                       NULL, NULL));
     const char *want[] = {
-        "format: 1\nabi: 1\nname: \"null\"\nkind: circuit\ncompiler: \"cmlc ",
+        "format: 1\nabi: 2\nname: \"null\"\nkind: circuit\ncompiler: \"cmlc ",
         "inputs:\n  - name: \"x\"\n    shape: [2, 3]\n    encrypted: true\n    encoding_bits: ",
         "  - name: \"k\"\n    shape: []\n    encrypted: false\n    encoding_bits: 3\n"
         "    signed: true\n    range: [-4, 3]\n",

@@ -32,7 +32,7 @@
 
 static const char base_spec[] =
     "format: 1\n"
-    "abi: 1\n"
+    "abi: 2\n"
     "name: \"iris\"\n"
     "kind: model\n"
     "compiler: \"cmlc 0.1.0\"\n"
@@ -128,7 +128,7 @@ static void test_parse_valid(void) {
 
     /* optional parts: no params, no log2 figures, no quant, scalars,
      * plain names, clear inputs, post none, no inputs at all */
-    const char *min = "format: 1\nabi: 1\nname: c\nkind: circuit\ncompiler: x\ninputs: []\n"
+    const char *min = "format: 1\nabi: 2\nname: c\nkind: circuit\ncompiler: x\ninputs: []\n"
                       "outputs:\n  - {name: y, shape: [], encoding_bits: 3, signed: false, "
                       "range: [0, 7]}\nstats: {tlu_count: 0, pbs_count: 0}\n";
     CU_ASSERT_EQUAL_FATAL(cml_spec_parse(min, strlen(min), "t.yaml", &s), CML_OK);
@@ -158,7 +158,7 @@ static void test_parse_errors(void) {
         {"format: 1", "format: 2", "unsupported spec format 2"},
         {"format: 1\n", "", "missing key 'format'"},
         {"format: 1", "format: one", "format: expected an integer"},
-        {"abi: 1", "abi: 7", "abi: circuit ABI 7"},
+        {"abi: 2", "abi: 7", "abi: circuit ABI 7"},
         /* keys */
         {"kind: model\n", "", "missing key 'kind'"},
         {"stats:\n", "extra: 1\nstats:\n", "unknown key 'extra'"},
@@ -244,7 +244,7 @@ static void test_parse_errors(void) {
         {NULL, "", "the document is empty"},
         {NULL, "- 1\n- 2\n", "expected a mapping at the top"},
         {NULL, "format: 1\ninputs: [\n", "invalid circuit spec, line"},
-        {NULL, "format: 1\n\tabi: 1\n", "invalid circuit spec, line 2"},
+        {NULL, "format: 1\n\tabi: 2\n", "invalid circuit spec, line 2"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const broken *b = &cases[i];
@@ -629,19 +629,19 @@ static void test_load_errors(void) {
 
     const char *so = build_so("nosyms", "int cml_unrelated(void) { return 1; }\n");
     if (so) expect_load_error(so, CML_ERR_FORMAT, "not a compiled CML model (no cml_circuit_abi_version");
-    so = build_so("abi2", "const unsigned cml_circuit_abi_version = 2;\n");
-    if (so) expect_load_error(so, CML_ERR_MISMATCH, "compiled for circuit ABI 2, this runtime implements 1");
-    so = build_so("nospec", "const unsigned cml_circuit_abi_version = 1;\n");
+    so = build_so("abi3", "const unsigned cml_circuit_abi_version = 3;\n");
+    if (so) expect_load_error(so, CML_ERR_MISMATCH, "compiled for circuit ABI 3, this runtime implements 2");
+    so = build_so("nospec", "const unsigned cml_circuit_abi_version = 2;\n");
     if (so) expect_load_error(so, CML_ERR_FORMAT, "no circuit spec (cml_circuit_spec symbol)");
-    so = build_so("badspec", "const unsigned cml_circuit_abi_version = 1;\n"
-                             "const char cml_circuit_spec[] = \"format: 1\\nabi: 1\\nfoo: 2\\n\";\n");
+    so = build_so("badspec", "const unsigned cml_circuit_abi_version = 2;\n"
+                             "const char cml_circuit_spec[] = \"format: 1\\nabi: 2\\nfoo: 2\\n\";\n");
     if (so) expect_load_error(so, CML_ERR_FORMAT, "unknown key 'foo'");
-    so = build_so("nonul", "const unsigned cml_circuit_abi_version = 1;\n"
+    so = build_so("nonul", "const unsigned cml_circuit_abi_version = 2;\n"
                            "const char cml_circuit_spec[4] = \"abcd\";\n");
     if (so) expect_load_error(so, CML_ERR_FORMAT, "not NUL-terminated");
     /* a valid spec (the iris one above) but no clear twin */
     char src[sizeof base_spec * 2 + 256];
-    size_t n = (size_t)snprintf(src, sizeof src, "const unsigned cml_circuit_abi_version = 1;\n"
+    size_t n = (size_t)snprintf(src, sizeof src, "const unsigned cml_circuit_abi_version = 2;\n"
                                                  "const char cml_circuit_spec[] = \"");
     for (const char *p = base_spec; *p && n + 4 < sizeof src; p++) {
         if (*p == '\n') n += (size_t)snprintf(src + n, sizeof src - n, "\\n");

@@ -172,8 +172,70 @@ static void test_fold_exact(void) {
     fixture_free(&f);
 }
 
+static void test_round_chunks(void) {
+    uint32_t w[8];
+    CU_ASSERT_EQUAL(cml_circuit_round_chunks(0, 3, w), 0);
+    CU_ASSERT_EQUAL(cml_circuit_round_chunks(5, 0, w), 1);
+    CU_ASSERT_EQUAL(w[0], 5);
+    CU_ASSERT_EQUAL(cml_circuit_round_chunks(5, 9, w), 1);
+    CU_ASSERT_EQUAL(w[0], 5);
+    CU_ASSERT_EQUAL(cml_circuit_round_chunks(6, 5, w), 2); /* 3 + 3, not 5 + 1 */
+    CU_ASSERT(w[0] == 3 && w[1] == 3);
+    CU_ASSERT_EQUAL(cml_circuit_round_chunks(5, 2, w), 3);
+    CU_ASSERT(w[0] == 2 && w[1] == 2 && w[2] == 1);
+    CU_ASSERT_EQUAL(cml_circuit_round_chunks(7, 1, NULL), 7);
+}
+
+/* Rounding an 8-bit x by 5 bits at once and in chunks of at most 2 or 3
+ * bits, on keys sized for every chunk's need (as the compiler computes
+ * them: chunk [lo, lo + c) reads x, less one PBS output per chunk below,
+ * lifted by 2^(8 - lo - c)), against the clear ((x + 16) >> 5) << 5. 32
+ * values of x (one in each 8 of [-128, 127], at varying offsets, edges
+ * included), 2 + 6 + 4 PBS each: 384 bootstraps at 2^-40. */
+static void test_round_exact(void) {
+    cml_pbs_need needs[] = {{5, 1, 64, 0},   {2, 1, 4096, 0}, {2, 257, 256, 0},
+                            {1, 129, 64, 0}, {3, 1, 1024, 0}, {2, 65, 64, 0}};
+    fixture f;
+    CU_ASSERT_EQUAL_FATAL(cml_context_create(0, &f.ctx), CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_params_select_needs(needs, 6, ldexp(1, -40), &f.params), CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_client_key_create(&f.params, &f.ck), CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_server_key_create(f.ctx, f.ck, &f.sk), CML_OK);
+    const size_t count = 32;
+    int64_t x[32], got[32];
+    for (size_t i = 0; i < count; i++) x[i] = i == count - 1 ? 127 : -128 + 8 * (int64_t)i + (i & 7);
+    cml_ct *in, *out;
+    CU_ASSERT_EQUAL_FATAL(cml_encrypt(f.ck, x, count, 8, &in), CML_OK);
+    CU_ASSERT_EQUAL_FATAL(cml_ct_create(&f.params, count, &out), CML_OK);
+    const uint32_t chunks[] = {0, 2, 3};
+    for (size_t c = 0; c < 3; c++) {
+        cml_status st = cml_circuit_round(f.ctx, f.sk, cml_ct_data(out), cml_ct_cdata(in), count,
+                                          8, 5, chunks[c]);
+        if (st != CML_OK) printf("\n    chunk %u: %s", chunks[c], cml_last_error());
+        CU_ASSERT_EQUAL_FATAL(st, CML_OK);
+        CU_ASSERT_EQUAL_FATAL(cml_decrypt(f.ck, out, 8, got), CML_OK);
+        size_t bad = 0;
+        for (size_t i = 0; i < count; i++) {
+            /* 112..127 round up to 128: still within the padding's range */
+            int64_t want = ((x[i] + 16) >> 5) << 5;
+            if (got[i] != want && bad++ < 5)
+                printf("\n    chunk %u: %lld -> %lld, expected %lld", chunks[c], (long long)x[i],
+                       (long long)got[i], (long long)want);
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+    /* chunks wider than the parameters read are refused */
+    CU_ASSERT_EQUAL(cml_circuit_round(f.ctx, f.sk, cml_ct_data(out), cml_ct_cdata(in), count, 8,
+                                      7, 0),
+                    f.params.precision >= 7 ? CML_OK : CML_ERR_ARG);
+    cml_ct_destroy(in);
+    cml_ct_destroy(out);
+    fixture_free(&f);
+}
+
 CU_TestInfo cml_tests_circuit_ops[] = {
     {"precision_rule", test_precision_rule},
     {"fold_exact", test_fold_exact},
+    {"round_chunks", test_round_chunks},
+    {"round_exact", test_round_exact},
     CU_TEST_INFO_NULL,
 };

@@ -97,7 +97,7 @@ static const char *lin_module(const char *variant) {
     cml_params p = lin_params();
     bool clear = !strcmp(variant, "CLEAR");
     snprintf(spec, sizeof spec,
-             "format: 1\nabi: 1\nname: \"lin\"\nkind: circuit\ncompiler: \"hand\"\n"
+             "format: 1\nabi: 2\nname: \"lin\"\nkind: circuit\ncompiler: \"hand\"\n"
              "inputs:\n"
              "  - {name: \"x\", shape: [3], encrypted: true, encoding_bits: 12, signed: false, "
              "range: [0, 255]}\n"
@@ -116,7 +116,7 @@ static const char *lin_module(const char *variant) {
     char src[8192];
     size_t n = (size_t)snprintf(src, sizeof src,
                                 "#define %s 1\n#include <stdint.h>\n#define SZ %u\n"
-                                "const unsigned cml_circuit_abi_version = 1;\n"
+                                "const unsigned cml_circuit_abi_version = 2;\n"
                                 "const char cml_circuit_spec[] = \"",
                                 *variant ? variant : "GOOD", LIN_N + 1);
     for (const char *c = spec; *c && n + 4 < sizeof src; c++) {

@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#define CML_CIRCUIT_ABI_VERSION 1u
+#define CML_CIRCUIT_ABI_VERSION 2u
 
 /* Symbol names (dlsym). */
 #define CML_CIRCUIT_SYM_ABI "cml_circuit_abi_version"

@@ -53,14 +53,25 @@ uint32_t cml_circuit_tlu_precision(uint32_t in_bits, uint32_t shift, int64_t dom
                                    int *folded);
 
 /* out[i] = ((x + 2^(shift-1)) >> shift) << shift for x encoded in in[i] at
- * `bits`, exactly: y = x + 2^(shift-1); one PBS on y * 2^(bits-shift)
- * (a constant table: the negacyclic sign gives bit `shift` of y), then one
- * PBS reading the low `shift` bits v of y with that bit cleared; out = y - v.
- * Two PBS per element of `shift` bits each (shift <= the parameters'
- * precision, shift <= bits); they need the noise of x small enough to
- * read its lowest bit, which the compiler's noise analysis accounts for. */
+ * `bits`, exactly: y = x + 2^(shift-1), then the low `shift` bits of y are
+ * cleared in chunks of at most `chunk` bits (0: all at once), from the
+ * bottom. Per chunk of c bits [lo, lo + c): one PBS on y * 2^(bits-lo-c)
+ * (a constant table: the negacyclic sign gives bit lo + c of y), then one
+ * PBS reading the chunk's bits v with that bit cleared; y -= v * 2^lo. Two
+ * PBS of c bits per element and chunk (c at most the parameters'
+ * precision). They need the noise of x small enough to read its lowest
+ * bit, which the compiler's noise analysis accounts for; narrower chunks
+ * read the same bits at lower precision, which leaves the keyswitch and
+ * modulus switch more room (docs/backend.md, "Exact rounding"). */
 cml_status cml_circuit_round(cml_context *ctx, const cml_server_key *sk, uint64_t *out,
-                             const uint64_t *in, size_t count, uint32_t bits, uint32_t shift);
+                             const uint64_t *in, size_t count, uint32_t bits, uint32_t shift,
+                             uint32_t chunk);
+
+/* The chunks cml_circuit_round clears `shift` bits in: returns their number
+ * n = ceil(shift / chunk) (0 when shift is 0; chunk 0 or above shift means
+ * one chunk) and, when widths is not NULL, their widths from the bottom
+ * (shift split as evenly as possible, the wider ones first). */
+uint32_t cml_circuit_round_chunks(uint32_t shift, uint32_t chunk, uint32_t *widths);
 
 #ifdef __cplusplus
 }
