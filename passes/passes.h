@@ -69,9 +69,14 @@ bool pass_round(ir_module *m, diag_ctx *d, const pass_opts *o);
 bool pass_noise(ir_module *m, diag_ctx *d);
 bool pass_params_select(ir_module *m, diag_ctx *d, const pass_opts *o);
 
-/* PBS precision of an encrypted tlu: its operand's encoding width minus the
+/* Bits an encrypted tlu reads: its operand's encoding width minus the
  * operand's shift when the operand is a `round`. Valid after bitwidth. */
 int pass_tlu_precision(const ir_op *tlu);
+/* Its PBS precision: that, or one bit less when its materialised tables
+ * fold (*folded set; may be NULL), as cml_circuit_tlu_precision decides.
+ * What the rounding pass fits to its limit and what parameters are chosen
+ * for. */
+int pass_tlu_pbs_precision(const ir_op *tlu, bool *folded);
 
 /* A PBS of the final IR: an encrypted tlu (precision pass_tlu_precision, or
  * one bit less with the input doubled when its tables fold:

@@ -11,9 +11,13 @@
  * (`round`, exact in FHE) leaves 2^(10-s) possible inputs: the table is
  * built on multiples of 2^s only and the PBS precision drops by s. Rounding
  * can raise a value by 2^(s-1), which may widen the encoding by one bit, so
- * bit-width inference is re-run and the shifts grown until every tlu fits. */
+ * bit-width inference is re-run and the shifts grown until every tlu fits.
+ * What must fit is the PBS precision, one bit under the input's when the
+ * table folds (docs/backend.md, "Folded lookups"): a saturating lookup on 9
+ * bits runs at 8 without any rounding. */
 #include "pass_internal.h"
 
+#include <cml/circuit_ops.h>
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -24,6 +28,18 @@ int pass_tlu_precision(const ir_op *tlu) {
     int s = a->code == IR_ROUND && a->round_shift > 0 ? a->round_shift : 0;
     int p = a->type.bits - s;
     return p < 1 ? 1 : p;
+}
+
+int pass_tlu_pbs_precision(const ir_op *tlu, bool *folded) {
+    const ir_tlu *t = tlu->tlu;
+    const ir_op *x = tlu->args[0];
+    int f = 0, p = pass_tlu_precision(tlu);
+    if (t && t->ntables > 0 && tlu->type.bits > 0 && x->type.bits > 0)
+        p = (int)cml_circuit_tlu_precision((uint32_t)x->type.bits, (uint32_t)t->dom_shift,
+                                           t->dom_count, (uint32_t)tlu->type.bits, t->tables,
+                                           (size_t)t->ntables, &f);
+    if (folded) *folded = f != 0;
+    return p;
 }
 
 static bool remove_zero_rounds(ir_func *f) {
@@ -64,7 +80,7 @@ static int adjust(ir_func *f, diag_ctx *d, int limit) {
     ir_foreach(t, f) {
         if (t->code != IR_TLU || !t->type.enc) continue;
         ir_op *a = t->args[0];
-        int p = pass_tlu_precision(t);
+        int p = pass_tlu_pbs_precision(t, NULL);
         if (p <= limit) continue;
         if (a->code == IR_ROUND && only_tlu_users(&u, a)) {
             a->round_shift += p - limit;
@@ -75,8 +91,10 @@ static int adjust(ir_func *f, diag_ctx *d, int limit) {
             t->args[0] = made[a->id];
             continue;
         }
-        /* the rounded value keeps a's encoding: shift so that W - shift = limit */
-        int shift = a->type.bits - limit;
+        /* the rounded value keeps a's encoding: shift so that W - shift = limit,
+         * one bit less when the table folds (if the rounded one does not, the
+         * next iteration grows the shift) */
+        int shift = p - limit;
         ir_op *mark = f->last;
         ir_op *r = ir_build_round(f, d, t->loc, a, 0, shift);
         if (!r) {
@@ -111,7 +129,7 @@ bool pass_round(ir_module *m, diag_ctx *d, const pass_opts *o) {
     bool ok = true;
     ir_foreach(t, f) {
         if (t->code != IR_TLU || !t->type.enc) continue;
-        int p = pass_tlu_precision(t);
+        int p = pass_tlu_pbs_precision(t, NULL);
         /* In a circuit (an exact integer program) an automatic round changes
          * the answer: say so. Models are approximate by construction. */
         const ir_op *a = t->args[0];

@@ -23,16 +23,8 @@ bool pass_pbs_of(const ir_op *op, pass_pbs *out) {
     if (op->code == IR_TLU) {
         /* as cml_circuit_tlu will run it: a folding table reads one bit
          * less of its input doubled (cml/circuit_ops.h) */
-        const ir_tlu *t = op->tlu;
-        const ir_op *x = op->args[0];
-        int folded = 0;
-        out->precision = t && t->ntables > 0 && op->type.bits > 0
-                             ? (int)cml_circuit_tlu_precision(
-                                   (uint32_t)x->type.bits, (uint32_t)t->dom_shift, t->dom_count,
-                                   (uint32_t)op->type.bits, t->tables, (size_t)t->ntables, &folded)
-                             : pass_tlu_precision(op);
-        out->folded = folded != 0;
-        if (folded) {
+        out->precision = pass_tlu_pbs_precision(op, &out->folded);
+        if (out->folded) {
             out->norm2 *= 4;
             out->norm2_pbs *= 4;
             out->norm2_in *= 4;

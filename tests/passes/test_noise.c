@@ -67,7 +67,10 @@ static void test_conv_and_round(void) {
     CU_ASSERT_TRUE_FATAL(fx_run(&fx, &o, PASS_STAGE_NOISE));
     /* channel 0: 1 + 4 + 9 + 16 = 30; channel 1: 1 + 1 + 4 = 6 -> 30 */
     CU_ASSERT_DOUBLE_EQUAL(c->norm2, 30, 0);
-    /* c in [-30, 150]: i9; round_to 4 inserts a round: its norm2 is 30 + 1 */
+    /* c in [-30, 150]: i9, 181 points within half of 512: the relu folds to
+     * 8 bits; round_to 4 inserts a round of 8 - 4 = 4 bits, leaving 13
+     * points [-32, 160] step 16 in 5 bits, which fold to 4. Its norm2 is
+     * 30 + 1 */
     ir_op *r = t->args[0];
     CU_ASSERT_EQUAL_FATAL(r->code, IR_ROUND);
     CU_ASSERT_DOUBLE_EQUAL(r->norm2, 31, 0);
@@ -79,24 +82,24 @@ static void test_conv_and_round(void) {
     CU_ASSERT_EQUAL(s.pbs_count, 24);
     CU_ASSERT_EQUAL(s.rounds, 1);
     CU_ASSERT_EQUAL(s.rounds_inserted, 1);
-    /* the rounded relu reads 4 bits, but its domain [-1, 5] fills at most
-     * half of them: it folds to 3 bits, reading 2x (norm2 4 * 31) */
-    CU_ASSERT_EQUAL(s.max_precision, 3);
-    CU_ASSERT_EQUAL(s.tlus[0].precision, 3);
+    /* the rounded relu reads 5 bits, its 13 points fill at most half of
+     * them: it folds to 4 bits, reading 2x (norm2 4 * 31) */
+    CU_ASSERT_EQUAL(s.max_precision, 4);
+    CU_ASSERT_EQUAL(s.tlus[0].precision, 4);
     CU_ASSERT_TRUE(s.tlus[0].folded);
     CU_ASSERT_EQUAL(s.tlus[0].elements, 8);
     CU_ASSERT_EQUAL(s.tlus[0].loc.line, 3);
     CU_ASSERT_DOUBLE_EQUAL(s.tlus[0].norm2, 4 * 31, 0);
-    /* the round's PBS read c lifted by 2^(9 - 5), the second one plus the
-     * first's output (lifted by its table, not by a product): 30 * 4^4 + 1,
+    /* the round's PBS read c lifted by 2^(9 - 4), the second one plus the
+     * first's output (lifted by its table, not by a product): 30 * 4^5 + 1,
      * all but that 1 on the inputs */
     CU_ASSERT_EQUAL(r->type.bits, 9);
-    CU_ASSERT_EQUAL(r->round_shift, 5);
-    CU_ASSERT_DOUBLE_EQUAL(s.max_norm2, 30 * 256 + 1, 0);
+    CU_ASSERT_EQUAL(r->round_shift, 4);
+    CU_ASSERT_DOUBLE_EQUAL(s.max_norm2, 30 * 1024 + 1, 0);
     pass_pbs b;
     CU_ASSERT_TRUE_FATAL(pass_pbs_of(r, &b));
     CU_ASSERT_DOUBLE_EQUAL(b.norm2_pbs, 1, 0);
-    CU_ASSERT_DOUBLE_EQUAL(b.norm2_in, 30 * 256, 0);
+    CU_ASSERT_DOUBLE_EQUAL(b.norm2_in, 30 * 1024, 0);
     CU_ASSERT_DOUBLE_EQUAL(r->norm2_pbs, 1, 0);
     CU_ASSERT_DOUBLE_EQUAL(r->norm2_in, 30, 0);
     CU_ASSERT_DOUBLE_EQUAL(s.max_output_norm2, 1, 0);

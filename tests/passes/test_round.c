@@ -1,8 +1,8 @@
-/* test_round.c — the rounding pass: a tlu whose input encoding is wider than
- * the precision limit gets a `round` that drops exactly the excess low
- * bits (one more when rounding up widens the encoding), its table is built
- * on the multiples of 2^shift, shift-0 rounds disappear, and the precision
- * limit is checked. */
+/* test_round.c — the rounding pass: a tlu whose PBS precision is over the
+ * limit gets a `round` that drops exactly the excess low bits (one more when
+ * rounding up widens the encoding, unless the table then folds), its table
+ * is built on the multiples of 2^shift, shift-0 rounds disappear, and the
+ * precision limit is checked. */
 #include "passes_test.h"
 
 static ir_op *body_relu_minus_100(ir_func *b, diag_ctx *d, ir_op *v) {
@@ -50,15 +50,20 @@ static void test_round_up_widens_then_one_more_bit(void) {
     fx_out(&fx, 0, t);
     pass_opts o = {.round_to = 6};
     CU_ASSERT_TRUE_FATAL(fx_run(&fx, &o, PASS_STAGE_ROUNDED));
-    /* shift 4 first: round(1023) = 1024 needs 11 bits, precision 7; so shift
-     * 5: round(1023) = 1024 still, 11 - 5 = 6 */
+    /* shift 4: round(1023) = 1024 needs 11 bits, so the lookup reads 7 bits;
+     * but its 65 points (0, 16, ..., 1024) exceed half of 128 by one, whose
+     * only pair (0, 1024) sums to a constant: the table folds, and the PBS
+     * reads 6 (without folding, the shift would grow to 5) */
     ir_op *r = t->args[0];
     CU_ASSERT_EQUAL_FATAL(r->code, IR_ROUND);
-    CU_ASSERT_EQUAL(r->round_shift, 5);
+    CU_ASSERT_EQUAL(r->round_shift, 4);
     CU_ASSERT_EQUAL(r->type.bits, 11);
     CU_ASSERT_EQUAL(x->type.bits, 11);
-    CU_ASSERT_EQUAL(pass_tlu_precision(t), 6);
-    CU_ASSERT_EQUAL(t->tlu->dom_count, 33);
+    CU_ASSERT_EQUAL(pass_tlu_precision(t), 7);
+    bool folded = false;
+    CU_ASSERT_EQUAL(pass_tlu_pbs_precision(t, &folded), 6);
+    CU_ASSERT_TRUE(folded);
+    CU_ASSERT_EQUAL(t->tlu->dom_count, 65);
     CU_ASSERT_EQUAL(fx_count(&fx, IR_ROUND), 1);
     fx_free(&fx);
 }
@@ -72,15 +77,17 @@ static void test_default_limit_and_shared_round(void) {
     fx_out(&fx, 0, t1);
     fx_out(&fx, 1, t2);
     CU_ASSERT_TRUE_FATAL(fx_run(&fx, NULL, PASS_STAGE_ROUNDED));
-    /* limit 8: shift 4; round(2047) = 2048 needs i13: shift 5, precision 8;
-     * both tlus of x share one round */
+    /* limit 8: shift 4; round(2047) = 2048 needs i13, so both lookups read
+     * 9 bits, but their 257 points fold (one pair past half): PBS precision
+     * 8 (without folding: shift 5). Both tlus of x share one round */
     t2 = fx_output_arg(&fx, 1);
     CU_ASSERT_EQUAL_FATAL(t1->args[0]->code, IR_ROUND);
     CU_ASSERT_EQUAL(t1->args[0], t2->args[0]);
     CU_ASSERT_EQUAL(fx_count(&fx, IR_ROUND), 1);
-    CU_ASSERT_EQUAL(t1->args[0]->round_shift, 5);
-    CU_ASSERT_EQUAL(pass_tlu_precision(t1), 8);
-    CU_ASSERT_EQUAL(pass_tlu_precision(t2), 8);
+    CU_ASSERT_EQUAL(t1->args[0]->round_shift, 4);
+    CU_ASSERT_EQUAL(pass_tlu_precision(t1), 9);
+    CU_ASSERT_EQUAL(pass_tlu_pbs_precision(t1, NULL), 8);
+    CU_ASSERT_EQUAL(pass_tlu_pbs_precision(t2, NULL), 8);
     fx_free(&fx);
 }
 
@@ -119,13 +126,15 @@ static void test_user_round_grown(void) {
     fx_out(&fx, 0, t);
     pass_opts o = {.round_to = 7};
     CU_ASSERT_TRUE_FATAL(fx_run(&fx, &o, PASS_STAGE_ROUNDED));
-    /* round(4095, 2) = 4096: 13 bits, precision 11; the user's round feeds
-     * only the tlu, so its shift grows to 13 - 7 = 6 rather than rounding
-     * twice (round(4095, 6) = 4096: still 13 bits) */
+    /* round(4095, 2) = 4096: 13 bits, reading 11, a PBS of 10 (1025
+     * points: they fold); the user's round feeds only the tlu, so its shift
+     * grows by 10 - 7 to 5 rather than rounding twice (round(4095, 5) =
+     * 4096: 13 bits, reading 8, 129 points that fold: 7) */
     CU_ASSERT_EQUAL(fx_count(&fx, IR_ROUND), 1);
     CU_ASSERT_EQUAL(t->args[0], r);
-    CU_ASSERT_EQUAL(r->round_shift, 6);
-    CU_ASSERT_EQUAL(pass_tlu_precision(t), 7);
+    CU_ASSERT_EQUAL(r->round_shift, 5);
+    CU_ASSERT_EQUAL(pass_tlu_precision(t), 8);
+    CU_ASSERT_EQUAL(pass_tlu_pbs_precision(t, NULL), 7);
     fx_free(&fx);
 }
 
@@ -144,7 +153,7 @@ static void test_user_round_with_other_users_kept(void) {
     CU_ASSERT_EQUAL(fx_count(&fx, IR_ROUND), 2);
     CU_ASSERT_EQUAL(t->args[0]->code, IR_ROUND);
     CU_ASSERT_EQUAL(t->args[0]->args[0], r);
-    CU_ASSERT_TRUE(pass_tlu_precision(t) <= 6);
+    CU_ASSERT_TRUE(pass_tlu_pbs_precision(t, NULL) <= 6);
     fx_free(&fx);
 }
 
