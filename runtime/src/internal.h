@@ -62,7 +62,17 @@ struct cml_server_key {
     cml_params params;
     uint32_t *ksk;        /* k*N * ks_level * (n+1) words, 32-bit torus; NULL if n = 0 */
     cml_cplx *bsk;        /* n * (k+1)*pbs_level * (k+1) * N/2 values (fftw_malloc); NULL if n = 0 */
+    /* optional light bootstrap key (cml_server_key_add_light): a server key
+     * whose params differ only in pbs_base_log/pbs_level, sharing this
+     * key's ksk (light->ksk_borrowed); NULL if none */
+    struct cml_server_key *light;
+    int ksk_borrowed;
 };
+
+/* The parameters of a light bootstrap key: main's with (base_log, level)
+ * as its bootstrap decomposition, validated. */
+cml_status cml_server_key_light_params(const cml_params *main, uint32_t base_log,
+                                       uint32_t level, cml_params *out);
 
 struct cml_ct {
     cml_params params;

@@ -30,6 +30,9 @@
 
 #define FORMAT_VERSION 1u
 #define HEADER_BYTES 96u
+/* A server key's optional light bootstrap key follows its main keys: u32
+ * base_log, u32 level, then its Fourier values (cml_server_key_add_light). */
+#define LIGHT_HEAD_BYTES 8u
 #define CHECKSUM_BYTES 32u
 /* No legitimate object comes near this; it bounds what a header can make us
  * allocate or hash. */
@@ -146,7 +149,8 @@ static int key_payload_bytes(uint32_t kind, const cml_params *p, uint64_t *bytes
         *bytes = (p->lwe_dimension + kn + 7) / 8;
         return 1;
     }
-    /* server key: ksk words * 4 + bsk values * 16 */
+    /* server key: ksk words * 4 + bsk values * 16 (then, optionally, a
+     * light bootstrap key: see light_section) */
     uint64_t k1 = (uint64_t)p->glwe_dimension + 1, ksk, bsk;
     if (!mul_u64(kn, p->ks_level, &t) || !mul_u64(t, (uint64_t)p->lwe_dimension + 1, &t) ||
         !mul_u64(t, 4, &ksk))
@@ -291,13 +295,20 @@ cml_status cml_server_key_serialize(const cml_server_key *sk, uint8_t **buf, siz
     uint64_t payload;
     if (!key_payload_bytes(KIND_SERVER_KEY, p, &payload))
         return cml_error(CML_ERR_ARG, "%s: server key size overflows", fn);
+    const size_t light_values = sk->light ? cml_bsk_fourier_values(&sk->light->params) : 0;
+    if (sk->light) payload += LIGHT_HEAD_BYTES + (uint64_t)light_values * 16;
     uint8_t *blob;
     size_t total;
     if ((st = begin_blob(fn, KIND_SERVER_KEY, p, payload, &blob, &total))) return st;
     uint8_t *w = blob + HEADER_BYTES;
     const size_t ksk = cml_ksk_words(p), bsk = cml_bsk_fourier_values(p);
     w = put_words(w, sk->ksk, ksk, 4);
-    put_words(w, sk->bsk, 2 * bsk, 8); /* re, im of each value */
+    w = put_words(w, sk->bsk, 2 * bsk, 8); /* re, im of each value */
+    if (sk->light) {
+        w = put_u32(w, sk->light->params.pbs_base_log);
+        w = put_u32(w, sk->light->params.pbs_level);
+        put_words(w, sk->light->bsk, 2 * light_values, 8);
+    }
     finish_blob(blob, total);
     *buf = blob;
     *len = total;
@@ -397,6 +408,23 @@ static cml_status read_header(const uint8_t *buf, size_t len, uint32_t want, hea
             return cml_error(CML_ERR_FORMAT,
                              "the parameters imply a %s above the 16 GiB format limit",
                              kind_name(kind));
+        if (kind == KIND_SERVER_KEY && plen > want_len) {
+            /* a light bootstrap key follows: its decomposition says how long */
+            if (plen - want_len < LIGHT_HEAD_BYTES ||
+                (uint64_t)len < (uint64_t)HEADER_BYTES + want_len + LIGHT_HEAD_BYTES)
+                return cml_error(CML_ERR_FORMAT,
+                                 "payload length %llu bytes: more than the %llu the parameters "
+                                 "imply, but too short for a light bootstrap key",
+                                 (unsigned long long)plen, (unsigned long long)want_len);
+            const uint8_t *lh = buf + HEADER_BYTES + want_len;
+            cml_params lp;
+            uint64_t lbytes;
+            if (cml_server_key_light_params(&p, get_u32(lh), get_u32(lh + 4), &lp) != CML_OK)
+                return with_prefix(CML_ERR_FORMAT, "server key");
+            if (!key_payload_bytes(KIND_SERVER_KEY, &lp, &lbytes) ||
+                !add_u64(want_len, LIGHT_HEAD_BYTES + cml_bsk_fourier_values(&lp) * 16, &want_len))
+                return cml_error(CML_ERR_FORMAT, "server key: light bootstrap key too large");
+        }
         if (plen != want_len)
             return cml_error(CML_ERR_FORMAT,
                              "payload length %llu bytes, but the parameters imply %llu",
@@ -455,6 +483,24 @@ cml_status cml_client_key_deserialize(const uint8_t *buf, size_t len, cml_client
     return CML_OK;
 }
 
+/* A forward FFT of N/2 twisted points of at most 2^63 in modulus stays
+ * below 2^63 * sqrt(2) * N/2 < 2^64 * N; larger or non-finite values would
+ * make the external product produce garbage (or NaN) silently.
+ * (!(x <= bound) also catches NaN.) */
+static cml_status check_bsk(const cml_server_key *sk, const char *what) {
+    const size_t bsk = cml_bsk_fourier_values(&sk->params);
+    const double bound = ldexp((double)sk->params.polynomial_size, 64);
+    for (size_t i = 0; i < bsk; i++) {
+        double re = sk->bsk[i].re, im = sk->bsk[i].im;
+        if (!(fabs(re) <= bound) || !(fabs(im) <= bound))
+            return cml_error(CML_ERR_FORMAT,
+                             "server key: %s value %zu (%g%+gi) is not finite or exceeds "
+                             "2^64*N in magnitude",
+                             what, i, re, im);
+    }
+    return CML_OK;
+}
+
 cml_status cml_server_key_deserialize(cml_context *ctx, const uint8_t *buf, size_t len,
                                       cml_server_key **out) {
     if (!out) return cml_error(CML_ERR_ARG, "cml_server_key_deserialize: out is NULL");
@@ -470,23 +516,24 @@ cml_status cml_server_key_deserialize(cml_context *ctx, const uint8_t *buf, size
     const size_t ksk = cml_ksk_words(&h.params), bsk = cml_bsk_fourier_values(&h.params);
     get_words(sk->ksk, h.payload, ksk, 4);
     get_words(sk->bsk, h.payload + ksk * 4, 2 * bsk, 8);
-    /* A forward FFT of N/2 twisted points of at most 2^63 in modulus stays
-     * below 2^63 * sqrt(2) * N/2 < 2^64 * N; larger or non-finite values
-     * would make the external product produce garbage (or NaN) silently.
-     * (!(x <= bound) also catches NaN.) */
-    const double bound = ldexp((double)h.params.polynomial_size, 64);
-    for (size_t i = 0; i < bsk; i++) {
-        double re = sk->bsk[i].re, im = sk->bsk[i].im;
-        if (!(fabs(re) <= bound) || !(fabs(im) <= bound)) {
-            cml_server_key_destroy(sk);
-            return cml_error(CML_ERR_FORMAT,
-                             "server key: bootstrap key value %zu (%g%+gi) is not finite or "
-                             "exceeds 2^64*N in magnitude",
-                             i, re, im);
-        }
+    const uint8_t *rest = h.payload + ksk * 4 + bsk * 16;
+    if ((st = check_bsk(sk, "bootstrap key"))) goto fail;
+    if (rest < h.payload + h.payload_len) { /* the light key read_header sized */
+        cml_params lp;
+        if ((st = cml_server_key_light_params(&h.params, get_u32(rest), get_u32(rest + 4), &lp)))
+            goto fail;
+        if ((st = cml_server_key_alloc(&lp, &sk->light))) goto fail;
+        free(sk->light->ksk);
+        sk->light->ksk = sk->ksk;
+        sk->light->ksk_borrowed = 1;
+        get_words(sk->light->bsk, rest + LIGHT_HEAD_BYTES, 2 * cml_bsk_fourier_values(&lp), 8);
+        if ((st = check_bsk(sk->light, "light bootstrap key"))) goto fail;
     }
     *out = sk;
     return CML_OK;
+fail:
+    cml_server_key_destroy(sk);
+    return st;
 }
 
 cml_status cml_ct_deserialize(const uint8_t *buf, size_t len, const cml_params *expect,

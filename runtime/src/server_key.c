@@ -34,7 +34,8 @@ cml_status cml_server_key_alloc(const cml_params *params, cml_server_key **out) 
 
 void cml_server_key_destroy(cml_server_key *sk) {
     if (!sk) return;
-    free(sk->ksk);
+    cml_server_key_destroy(sk->light);
+    if (!sk->ksk_borrowed) free(sk->ksk);
     fftw_free(sk->bsk);
     free(sk);
 }
@@ -101,18 +102,22 @@ static void bsk_task(void *arg, size_t i, unsigned worker) {
         cml_fft_forward_torus(job->fft, dst + poly * h, ggsw + poly * N);
 }
 
-cml_status cml_server_key_create(cml_context *ctx, const cml_client_key *ck, cml_server_key **out) {
-    if (!out) return cml_error(CML_ERR_ARG, "cml_server_key_create: out is NULL");
-    *out = NULL;
-    if (!ctx || !ck) return cml_error(CML_ERR_ARG, "cml_server_key_create: NULL argument");
-    const cml_params *p = &ck->params;
-    if (p->lwe_dimension == 0) return cml_server_key_alloc(p, out); /* nothing to encrypt */
+/* Keys for `params` (the client key's, or a copy with another bootstrap
+ * decomposition) from ck's secret keys; the keyswitch key too unless
+ * borrow_ksk gives one to share. */
+static cml_status keygen(cml_context *ctx, const cml_client_key *ck, const cml_params *p,
+                         uint32_t *borrow_ksk, cml_server_key **out) {
     const cml_fft *fft;
     cml_status st = cml_random_ready();
     if (!st) st = cml_context_fft(ctx, p->polynomial_size, &fft);
     if (st) return st;
     cml_server_key *sk;
     if ((st = cml_server_key_alloc(p, &sk))) return st;
+    if (borrow_ksk) {
+        free(sk->ksk);
+        sk->ksk = borrow_ksk;
+        sk->ksk_borrowed = 1;
+    }
 
     unsigned workers = cml_context_threads(ctx);
     keygen_job job = {.ck = ck, .sk = sk, .fft = fft};
@@ -137,7 +142,7 @@ cml_status cml_server_key_create(cml_context *ctx, const cml_client_key *ck, cml
         cml_rng_bytes(&root, job.ksk_seed, 32);
         cml_rng_bytes(&root, job.bsk_seed, 32);
         cml_rng_wipe(&root);
-        cml_context_parallel_for(ctx, cml_big_dim(p), ksk_task, &job);
+        if (!borrow_ksk) cml_context_parallel_for(ctx, cml_big_dim(p), ksk_task, &job);
         cml_context_parallel_for(ctx, p->lwe_dimension, bsk_task, &job);
         sodium_memzero(job.ksk_seed, 32);
         sodium_memzero(job.bsk_seed, 32);
@@ -162,4 +167,59 @@ cml_status cml_server_key_create(cml_context *ctx, const cml_client_key *ck, cml
     }
     *out = sk;
     return CML_OK;
+}
+
+cml_status cml_server_key_create(cml_context *ctx, const cml_client_key *ck, cml_server_key **out) {
+    if (!out) return cml_error(CML_ERR_ARG, "cml_server_key_create: out is NULL");
+    *out = NULL;
+    if (!ctx || !ck) return cml_error(CML_ERR_ARG, "cml_server_key_create: NULL argument");
+    const cml_params *p = &ck->params;
+    if (p->lwe_dimension == 0) return cml_server_key_alloc(p, out); /* nothing to encrypt */
+    return keygen(ctx, ck, p, NULL, out);
+}
+
+cml_status cml_server_key_light_params(const cml_params *main, uint32_t base_log, uint32_t level,
+                                       cml_params *out) {
+    if (main->lwe_dimension == 0)
+        return cml_error(CML_ERR_ARG, "a light bootstrap key: %s", CML_NO_BOOTSTRAP_MSG);
+    if (base_log == main->pbs_base_log && level == main->pbs_level)
+        return cml_error(CML_ERR_ARG, "a light bootstrap key with the main key's decomposition "
+                                      "(base 2^%u x %u levels) would only duplicate it",
+                         base_log, level);
+    *out = *main;
+    out->pbs_base_log = base_log;
+    out->pbs_level = level;
+    if (cml_params_validate(out) != CML_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", cml_last_error());
+        return cml_error(CML_ERR_ARG, "a light bootstrap key: %s", msg);
+    }
+    return CML_OK;
+}
+
+cml_status cml_server_key_add_light(cml_context *ctx, const cml_client_key *ck,
+                                    cml_server_key *sk, uint32_t base_log, uint32_t level) {
+    if (!ctx || !ck || !sk) return cml_error(CML_ERR_ARG, "cml_server_key_add_light: NULL argument");
+    if (cml_params_fingerprint(&ck->params) != cml_params_fingerprint(&sk->params))
+        return cml_error(CML_ERR_MISMATCH,
+                         "cml_server_key_add_light: the server key was not made for this client "
+                         "key's parameters");
+    cml_params lp;
+    cml_status st = cml_server_key_light_params(&sk->params, base_log, level, &lp);
+    if (st) return st;
+    cml_server_key *light;
+    if ((st = keygen(ctx, ck, &lp, sk->ksk, &light))) return st;
+    cml_server_key_destroy(sk->light);
+    sk->light = light;
+    return CML_OK;
+}
+
+void cml_server_key_light(const cml_server_key *sk, uint32_t *base_log, uint32_t *level) {
+    const cml_server_key *l = sk ? sk->light : NULL;
+    if (base_log) *base_log = l ? l->params.pbs_base_log : 0;
+    if (level) *level = l ? l->params.pbs_level : 0;
+}
+
+size_t cml_server_key_light_bytes(const cml_server_key *sk) {
+    return sk && sk->light ? cml_server_key_bsk_bytes(sk->light) : 0;
 }

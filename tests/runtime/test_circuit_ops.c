@@ -191,7 +191,8 @@ static void test_round_chunks(void) {
  * them: chunk [lo, lo + c) reads x, less one PBS output per chunk below,
  * lifted by 2^(8 - lo - c)), against the clear ((x + 16) >> 5) << 5. 32
  * values of x (one in each 8 of [-128, 127], at varying offsets, edges
- * included), 2 + 6 + 4 PBS each: 384 bootstraps at 2^-40. */
+ * included), 2 + 6 + 4 PBS each, then chunks of 2 with light bootstrap
+ * keys, three times: 576 bootstraps at 2^-40. */
 static void test_round_exact(void) {
     cml_pbs_need needs[] = {{5, 1, 64, 0},   {2, 1, 4096, 0}, {2, 257, 256, 0},
                             {1, 129, 64, 0}, {3, 1, 1024, 0}, {2, 65, 64, 0}};
@@ -223,6 +224,51 @@ static void test_round_exact(void) {
         }
         CU_ASSERT_EQUAL(bad, 0);
     }
+    /* a light bootstrap key (cml_server_key_add_light) is what the rounding
+     * bootstraps with: a good one keeps it exact, also through a save and
+     * load; a hopeless one (1 level of 2^4: noise far above a slot) breaks
+     * it. "Good" here means quiet enough for the rounded 8-bit values to be
+     * decrypted directly (3 light outputs in each: variance below ~6e-9),
+     * so 2 levels of 2^16 rather than the main set's (a compiler sizes a
+     * light key for what its outputs feed: docs/params.md) */
+    const uint32_t lb = 16, ll = 2;
+    for (int pass = 0; pass < 3; pass++) {
+        cml_server_key *sk = f.sk;
+        if (pass < 2) {
+            CU_ASSERT_EQUAL_FATAL(
+                cml_server_key_add_light(f.ctx, f.ck, f.sk, pass ? lb : 4, pass ? ll : 1), CML_OK);
+        } else { /* the good key, saved and loaded */
+            CU_ASSERT_EQUAL_FATAL(cml_server_key_add_light(f.ctx, f.ck, f.sk, lb, ll), CML_OK);
+            uint8_t *buf;
+            size_t len;
+            CU_ASSERT_EQUAL_FATAL(cml_server_key_serialize(f.sk, &buf, &len), CML_OK);
+            CU_ASSERT_EQUAL_FATAL(cml_server_key_deserialize(f.ctx, buf, len, &sk), CML_OK);
+            /* a truncated light key is refused */
+            cml_server_key *bad = NULL;
+            CU_ASSERT_EQUAL(cml_server_key_deserialize(f.ctx, buf, len - 40, &bad), CML_ERR_FORMAT);
+            CU_ASSERT_PTR_NULL(bad);
+            cml_free(buf);
+        }
+        uint32_t b = 0, l = 0;
+        cml_server_key_light(sk, &b, &l);
+        CU_ASSERT(b == (pass ? lb : 4) && l == (pass ? ll : 1));
+        CU_ASSERT_EQUAL_FATAL(cml_circuit_round(f.ctx, sk, cml_ct_data(out), cml_ct_cdata(in),
+                                                count, 8, 5, 2),
+                              CML_OK);
+        CU_ASSERT_EQUAL_FATAL(cml_decrypt(f.ck, out, 8, got), CML_OK);
+        size_t bad = 0;
+        for (size_t i = 0; i < count; i++) bad += got[i] != ((x[i] + 16) >> 5) << 5;
+        if (pass == 0) {
+            CU_ASSERT(bad > count / 2);
+        } else {
+            CU_ASSERT_EQUAL(bad, 0);
+        }
+        if (sk != f.sk) cml_server_key_destroy(sk);
+    }
+    CU_ASSERT_EQUAL(cml_server_key_add_light(f.ctx, f.ck, f.sk, f.params.pbs_base_log,
+                                             f.params.pbs_level),
+                    CML_ERR_ARG);
+    CU_ASSERT_EQUAL(cml_server_key_add_light(f.ctx, f.ck, f.sk, 30, 2), CML_ERR_ARG);
     /* chunks wider than the parameters read are refused */
     CU_ASSERT_EQUAL(cml_circuit_round(f.ctx, f.sk, cml_ct_data(out), cml_ct_cdata(in), count, 8,
                                       7, 0),

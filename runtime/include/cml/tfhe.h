@@ -176,6 +176,19 @@ const cml_params *cml_server_key_params(const cml_server_key *sk);
 size_t cml_server_key_bsk_bytes(const cml_server_key *sk);
 size_t cml_server_key_ksk_bytes(const cml_server_key *sk);
 
+/* A second, "light" bootstrap key of the same secret keys with another
+ * gadget decomposition (typically fewer levels: cheaper, noisier
+ * bootstraps), which cml_circuit_round uses for its bootstraps when present
+ * (a compiler that sizes parameters for it records it in the circuit spec;
+ * docs/params.md). Made by the client, who holds the secret keys; sk must
+ * come from ck. base_log * level <= 53 and the decomposition must differ
+ * from the main one; replaces a previous light key. */
+cml_status cml_server_key_add_light(cml_context *ctx, const cml_client_key *ck,
+                                    cml_server_key *sk, uint32_t base_log, uint32_t level);
+/* Its decomposition (0, 0 without one) and bytes. */
+void cml_server_key_light(const cml_server_key *sk, uint32_t *base_log, uint32_t *level);
+size_t cml_server_key_light_bytes(const cml_server_key *sk);
+
 /* ---- plaintext encoding ---------------------------------------------------- */
 
 /* m * 2^(63-bits) mod 2^64 (bits in 1..62). */
