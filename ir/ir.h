@@ -149,7 +149,9 @@ struct ir_op {
     bool has_bound;
     int64_t bound_lo, bound_hi;
     double norm2;         /* noise: squared 2-norm of the linear combination (Concrete's MANP) */
-    double norm2_pbs;     /* the part over PBS outputs (tlus, rounds) */
+    double norm2_pbs;     /* the part over tlu outputs */
+    double norm2_light;   /* the part over the PBS outputs of rounds (bootstrapped on the
+                           * light key when parameter selection makes one) */
     double norm2_in;      /* the part over encrypted inputs (the client's fresh ciphertexts) */
     void *scratch;        /* free for the current pass; never kept across passes */
 };

@@ -8,14 +8,16 @@
  * PBS outputs, norm2 = 1); its noise variance is the fresh variance times
  * the squared 2-norm of the coefficients (Concrete's MANP). A tlu's input
  * norm2 is what parameter selection must tolerate. Values are tracked as
- * the worst element of a tensor. The two kinds of fresh ciphertexts are
- * also tracked apart: norm2_pbs over PBS outputs (noise V_pbs each) and
+ * the worst element of a tensor. The kinds of fresh ciphertexts are
+ * also tracked apart: norm2_pbs over tlu outputs (noise V_pbs each),
+ * norm2_light over the PBS outputs inside rounds (the light bootstrap key's
+ * noise when parameter selection makes one, else V_pbs too), and
  * norm2_in over the client's inputs (encrypted under the big key with the
  * GLWE noise, far below V_pbs for large k N), so that a rounding of a
  * weighted sum of inputs, whose lift multiplies the norm by 4^(bits-shift),
  * does not force parameters as if those inputs had a bootstrap's noise.
- * norm2 is their sum, except after a concat, where each of the three is its
- * own largest (so the parts' sum can exceed norm2, both staying bounds). */
+ * norm2 is their sum, except after a concat, where each part is its own
+ * largest (so the parts' sum can exceed norm2, both staying bounds). */
 #include "pass_internal.h"
 
 #include <cml/circuit_ops.h>
@@ -85,6 +87,7 @@ static double linear_gain(const ir_op *op, const ir_op **x) {
 static void scaled(ir_op *op, const ir_op *x, double g) {
     op->norm2 = x ? g * x->norm2 : 0;
     op->norm2_pbs = x ? g * x->norm2_pbs : 0;
+    op->norm2_light = x ? g * x->norm2_light : 0;
     op->norm2_in = x ? g * x->norm2_in : 0;
 }
 
@@ -112,6 +115,7 @@ bool pass_noise(ir_module *m, diag_ctx *d) {
         case IR_SUB:
             op->norm2 = op->args[0]->norm2 + op->args[1]->norm2;
             op->norm2_pbs = op->args[0]->norm2_pbs + op->args[1]->norm2_pbs;
+            op->norm2_light = op->args[0]->norm2_light + op->args[1]->norm2_light;
             op->norm2_in = op->args[0]->norm2_in + op->args[1]->norm2_in;
             break;
         case IR_MUL: {
@@ -143,6 +147,7 @@ bool pass_noise(ir_module *m, diag_ctx *d) {
             for (int i = 0; i < op->nargs; i++) {
                 op->norm2 = fmax(op->norm2, op->args[i]->norm2);
                 op->norm2_pbs = fmax(op->norm2_pbs, op->args[i]->norm2_pbs);
+                op->norm2_light = fmax(op->norm2_light, op->args[i]->norm2_light);
                 op->norm2_in = fmax(op->norm2_in, op->args[i]->norm2_in);
             }
             break;
@@ -150,7 +155,7 @@ bool pass_noise(ir_module *m, diag_ctx *d) {
             double nch = cml_circuit_round_chunks((uint32_t)(op->round_shift > 0 ? op->round_shift : 0),
                                                   (uint32_t)op->round_chunk, NULL);
             scaled(op, x, 1);
-            op->norm2_pbs += nch;
+            op->norm2_light += nch;
             op->norm2 += nch;
             break;
         }

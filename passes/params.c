@@ -100,6 +100,11 @@ static const char *bytes_str(char *buf, size_t size, uint64_t b) {
 typedef struct request {
     int64_t pbs_count, outputs;
     cml_pbs_need needs[64]; /* one per PBS precision in use, then per output width */
+    /* per need, the largest norm2 over tlu outputs and over round PBS
+     * outputs apart (needs[j].norm2 is the largest of their sum), for a
+     * light bootstrap key (choose_light) */
+    double tlu_part[64], light_part[64];
+    int64_t light_pbs;      /* PBS inside rounds */
     size_t nneeds;
     int precision;          /* widest PBS */
     double norm2;           /* largest norm2 entering a PBS */
@@ -137,12 +142,19 @@ static bool collect(ir_module *m, diag_ctx *d, request *r) {
             return false;
         }
         r->pbs_count += b.count;
+        if (op->code == IR_ROUND) r->light_pbs += b.count;
         if (b.precision >= 1 && b.precision <= (int)CML_PRECISION_MAX) {
             size_t j = 0;
             while (j < r->nneeds && r->needs[j].precision != (uint32_t)b.precision) j++;
-            if (j == r->nneeds) r->needs[r->nneeds++] = (cml_pbs_need){(uint32_t)b.precision, 0, 0, 0};
-            r->needs[j].norm2 = fmax(r->needs[j].norm2, b.norm2_pbs);
+            if (j == r->nneeds) {
+                r->needs[r->nneeds] = (cml_pbs_need){(uint32_t)b.precision, 0, 0, 0};
+                r->tlu_part[r->nneeds] = r->light_part[r->nneeds] = 0;
+                r->nneeds++;
+            }
+            r->needs[j].norm2 = fmax(r->needs[j].norm2, b.norm2_pbs + b.norm2_light);
             r->needs[j].norm2_fresh = fmax(r->needs[j].norm2_fresh, b.norm2_in);
+            r->tlu_part[j] = fmax(r->tlu_part[j], b.norm2_pbs);
+            r->light_part[j] = fmax(r->light_part[j], b.norm2_light);
         }
         if (!r->noisiest || b.norm2 > r->norm2) {
             r->noisiest = op;
@@ -217,7 +229,9 @@ static const ir_op *undecryptable(ir_module *m, const cml_params *cp, double p_e
     ir_foreach(op, m->main) {
         if (op->code != IR_OUTPUT || !op->args[0]->type.enc) continue;
         const ir_op *x = op->args[0];
-        if (log2_fail(x->type.bits, x->norm2_pbs * v_pbs + x->norm2_in * v_in) <= lim) continue;
+        if (log2_fail(x->type.bits, (x->norm2_pbs + x->norm2_light) * v_pbs + x->norm2_in * v_in) <=
+            lim)
+            continue;
         if (!first) first = op;
         size_t j = 0;
         while (j < r->nneeds && !(r->needs[j].decrypt &&
@@ -230,10 +244,14 @@ static const ir_op *undecryptable(ir_module *m, const cml_params *cp, double p_e
             if (r->needs[j].precision < (uint32_t)x->type.bits)
                 r->needs[j].precision = (uint32_t)x->type.bits;
         } else if (j == r->nneeds) {
-            r->needs[r->nneeds++] = (cml_pbs_need){(uint32_t)x->type.bits, 0, 0, 1};
+            r->needs[r->nneeds] = (cml_pbs_need){(uint32_t)x->type.bits, 0, 0, 1};
+            r->tlu_part[r->nneeds] = r->light_part[r->nneeds] = 0;
+            r->nneeds++;
         }
-        r->needs[j].norm2 = fmax(r->needs[j].norm2, x->norm2_pbs);
+        r->needs[j].norm2 = fmax(r->needs[j].norm2, x->norm2_pbs + x->norm2_light);
         r->needs[j].norm2_fresh = fmax(r->needs[j].norm2_fresh, x->norm2_in);
+        r->tlu_part[j] = fmax(r->tlu_part[j], x->norm2_pbs);
+        r->light_part[j] = fmax(r->light_part[j], x->norm2_light);
     }
     return first;
 }
@@ -254,6 +272,57 @@ static cml_status choose(ir_module *m, const request *r, double p_error, request
     if (st != CML_OK) return st;
     *out = undecryptable(m, cp, p_error, rq);
     return *out ? cml_params_select_needs(rq->needs, rq->nneeds, p_error, cp) : CML_OK;
+}
+
+/* The rounds' bootstraps may run on a light bootstrap key
+ * (cml_server_key_add_light): the same secret keys and keyswitch, a
+ * decomposition of fewer levels, so cheaper and noisier. The rounds'
+ * outputs only feed other lookups in the usual models (an MLP's accumulator
+ * rounded before its activation), whose needs are far looser than a wide
+ * decrypted output's, which often holds the main key at 2 levels or more.
+ * For each level count below the main key's, the base of least noise; the
+ * first (cheapest) whose noise keeps every need within the target, with
+ * the rounds' outputs at its variance and the tlus' at the main key's,
+ * wins. Only when the rounds are at least a quarter of the bootstraps: the
+ * key costs the client its generation and the server its memory (up to as
+ * much again as the main one), for a handful of PBS not worth it. */
+static void choose_light(const request *rq, size_t pbs_needs, double p_error, pass_params *pp) {
+    const cml_params *cp = &pp->params;
+    pp->light_base_log = pp->light_level = 0;
+    pp->light_bytes = 0;
+    pp->light_pbs = 0;
+    if (!rq->light_pbs || 4 * rq->light_pbs < rq->pbs_count || cp->lwe_dimension == 0) return;
+    const double v_main = cml_noise_pbs(cp), lim = log2(p_error) + 1e-9;
+    for (uint32_t l = 1; l < cp->pbs_level; l++) {
+        cml_params best = *cp;
+        double best_v = INFINITY;
+        for (uint32_t b = 1; b * l <= 53; b++) {
+            cml_params lp = *cp;
+            lp.pbs_base_log = b;
+            lp.pbs_level = l;
+            if (cml_params_validate(&lp) != CML_OK) continue;
+            double v = cml_noise_pbs(&lp);
+            if (v < best_v) {
+                best_v = v;
+                best = lp;
+            }
+        }
+        if (!isfinite(best_v)) continue;
+        cml_pbs_need eq[64];
+        for (size_t j = 0; j < rq->nneeds; j++) {
+            eq[j] = rq->needs[j];
+            eq[j].norm2 = rq->tlu_part[j] + rq->light_part[j] * (best_v / v_main);
+            if (eq[j].norm2 + eq[j].norm2_fresh < 1) eq[j].norm2 = 1;
+        }
+        if (!(cml_params_log2_p_error_needs(cp, eq, rq->nneeds) <= lim)) continue;
+        pp->light_base_log = best.pbs_base_log;
+        pp->light_level = l;
+        pp->light_pbs = rq->light_pbs;
+        pp->light_bytes = (uint64_t)cp->lwe_dimension * (cp->glwe_dimension + 1u) *
+                          (cp->glwe_dimension + 1u) * l * (cp->polynomial_size / 2) * 16u;
+        pp->log2_p_error = cml_params_log2_p_error_needs(cp, eq, pbs_needs);
+        return;
+    }
 }
 
 static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params *pp) {
@@ -315,6 +384,7 @@ static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params 
                     (cp.polynomial_size / 2) * 16u;
     pp->ksk_bytes = (uint64_t)cp.glwe_dimension * cp.polynomial_size * cp.ks_level *
                     (cp.lwe_dimension + 1u) * 4u;
+    choose_light(&rq, pbs_needs, pp->p_error, pp);
     return true;
 }
 
@@ -494,8 +564,12 @@ void pass_params_print(FILE *out, const pass_params *pp, pass_params_format fmt)
         json_num(out, "global_p_error", pp->global_p_error ? pp->global_p_error : NAN, false);
         json_num(out, "log2_p_error", pp->log2_p_error, false);
         json_num(out, "log2_p_error_circuit", pp->log2_p_error_circuit, false);
-        fprintf(out, "\"bootstrap_key_bytes\": %" PRIu64 ", \"keyswitch_key_bytes\": %" PRIu64 "}",
+        fprintf(out, "\"bootstrap_key_bytes\": %" PRIu64 ", \"keyswitch_key_bytes\": %" PRIu64,
                 pp->bsk_bytes, pp->ksk_bytes);
+        fprintf(out,
+                ", \"light_base_log\": %u, \"light_level\": %u, \"light_key_bytes\": %" PRIu64
+                ", \"light_pbs_count\": %" PRId64 "}",
+                pp->light_base_log, pp->light_level, pp->light_bytes, pp->light_pbs);
         return;
     }
     pow2_str(e, sizeof e, pp->log2_p_error);
@@ -506,6 +580,8 @@ void pass_params_print(FILE *out, const pass_params *pp, pass_params_format fmt)
         if (pbs)
             fprintf(out, ", pbs 2^%u x %u, ks 2^%u x %u", c->pbs_base_log, c->pbs_level,
                     c->ks_base_log, c->ks_level);
+        if (pp->light_level)
+            fprintf(out, ", light pbs 2^%u x %u", pp->light_base_log, pp->light_level);
         else
             fputs(" (no PBS: no bootstrap or keyswitch key)", out);
         fprintf(out, ", p_error %s per %s, %s circuit\n", e, per, f);
@@ -521,6 +597,12 @@ void pass_params_print(FILE *out, const pass_params *pp, pass_params_format fmt)
         fprintf(out, "keyswitch key:      base 2^%u x %u level%s, %s (%" PRIu64 " bytes)\n",
                 c->ks_base_log, c->ks_level, c->ks_level == 1 ? "" : "s",
                 bytes_str(b, sizeof b, pp->ksk_bytes), pp->ksk_bytes);
+        if (pp->light_level)
+            fprintf(out,
+                    "light bootstrap:    base 2^%u x %u level%s, %s (%" PRIu64 " bytes), for the "
+                    "%" PRId64 " PBS of rounds\n",
+                    pp->light_base_log, pp->light_level, pp->light_level == 1 ? "" : "s",
+                    bytes_str(a, sizeof a, pp->light_bytes), pp->light_bytes, pp->light_pbs);
         fprintf(out, "noise std:          GLWE %s, LWE %s\n",
                 pow2_str(a, sizeof a, log2(c->glwe_noise_std)),
                 pow2_str(b, sizeof b, log2(c->lwe_noise_std)));

@@ -90,8 +90,8 @@ typedef struct pass_pbs {
     int precision;
     bool folded;              /* a tlu whose tables fold (norm2s already times 4) */
     int64_t count;
-    double norm2;             /* norm2_pbs + norm2_in */
-    double norm2_pbs, norm2_in; /* over PBS outputs / over encrypted inputs */
+    double norm2;             /* norm2_pbs + norm2_light + norm2_in */
+    double norm2_pbs, norm2_light, norm2_in; /* over tlu outputs / round PBS outputs / inputs */
 } pass_pbs;
 /* true, with *out filled, when op is a PBS. */
 bool pass_pbs_of(const ir_op *op, pass_pbs *out);
@@ -119,6 +119,11 @@ typedef struct pass_params {
     double log2_p_error_circuit; /* predicted: any of them fails in one run */
     uint64_t bsk_bytes;          /* bootstrap key, Fourier domain */
     uint64_t ksk_bytes;          /* keyswitch key, 32-bit words */
+    /* the light bootstrap key the rounds use (cml_server_key_add_light), when
+     * one is cheaper and every need still holds; 0 if none */
+    uint32_t light_base_log, light_level;
+    uint64_t light_bytes;
+    int64_t light_pbs;           /* PBS per run on it */
 } pass_params;
 
 typedef enum {

@@ -19,6 +19,7 @@ bool pass_pbs_of(const ir_op *op, pass_pbs *out) {
     out->count = ir_type_count(&op->type);
     out->norm2 = op->args[0]->norm2;
     out->norm2_pbs = op->args[0]->norm2_pbs;
+    out->norm2_light = op->args[0]->norm2_light;
     out->norm2_in = op->args[0]->norm2_in;
     if (op->code == IR_TLU) {
         /* as cml_circuit_tlu will run it: a folding table reads one bit
@@ -27,6 +28,7 @@ bool pass_pbs_of(const ir_op *op, pass_pbs *out) {
         if (out->folded) {
             out->norm2 *= 4;
             out->norm2_pbs *= 4;
+            out->norm2_light *= 4;
             out->norm2_in *= 4;
         }
         return true;
@@ -45,13 +47,15 @@ bool pass_pbs_of(const ir_op *op, pass_pbs *out) {
     const ir_op *x = op->args[0];
     out->precision = (int)widths[0];
     out->count *= 2 * (int64_t)nch;
-    out->norm2_pbs = out->norm2_in = 0;
+    out->norm2_pbs = out->norm2_light = out->norm2_in = 0;
     for (uint32_t i = 0, lo = 0; i < nch; lo += widths[i++]) {
         double lift2 = ldexp(1.0, 2 * (x->type.bits - (int)(lo + widths[i])));
-        out->norm2_pbs = fmax(out->norm2_pbs, (x->norm2_pbs + i) * lift2 + 1);
+        out->norm2_pbs = fmax(out->norm2_pbs, x->norm2_pbs * lift2);
+        /* the chunks below and this chunk's first PBS: the round's own */
+        out->norm2_light = fmax(out->norm2_light, (x->norm2_light + i) * lift2 + 1);
         out->norm2_in = fmax(out->norm2_in, x->norm2_in * lift2);
     }
-    out->norm2 = out->norm2_pbs + out->norm2_in;
+    out->norm2 = out->norm2_pbs + out->norm2_light + out->norm2_in;
     return true;
 }
 

@@ -102,10 +102,14 @@ bool cml_io_keygen(const char *cmd, const cml_circuit *c, const char *model, con
             p->lwe_dimension, p->lwe_dimension ? "" : ": no bootstrap", t1 - t0, t2 - t1);
     fprintf(stderr, "  %s: %s (secret: keep it on the client)\n", ck_path,
             cml_io_bytes(a, sizeof a, (double)cs.st_size));
-    fprintf(stderr, "  %s: %s (bootstrap key %s, keyswitch key %s)\n", sk_path,
+    fprintf(stderr, "  %s: %s (bootstrap key %s, keyswitch key %s", sk_path,
             cml_io_bytes(a, sizeof a, (double)ss.st_size),
             cml_io_bytes(b, sizeof b, (double)cml_server_key_bsk_bytes(sk)),
             cml_io_bytes(e, sizeof e, (double)cml_server_key_ksk_bytes(sk)));
+    if (cml_server_key_light_bytes(sk))
+        fprintf(stderr, ", light bootstrap key %s",
+                cml_io_bytes(b, sizeof b, (double)cml_server_key_light_bytes(sk)));
+    fputs(")\n", stderr);
     ok = true;
 done:
     cml_server_key_destroy(sk);

@@ -599,12 +599,14 @@ static bool name_ok(const char *n) {
 
 /* Bytes of a serialized server key of these parameters (docs/serialization.md):
  * the 96-byte header, 4 bytes per keyswitch-key word, 16 per bootstrap-key
- * complex value, the 32-byte checksum. */
-static size_t server_key_bytes(const cml_params *p) {
+ * complex value, the 32-byte checksum; with a light bootstrap key of
+ * light_level levels, 8 bytes and its values after the main keys. */
+static size_t server_key_bytes(const cml_params *p, uint32_t light_level) {
     uint64_t k = p->glwe_dimension, N = p->polynomial_size, n = p->lwe_dimension;
     uint64_t ksk = 4 * k * N * p->ks_level * (n + 1);
     uint64_t bsk = 16 * n * (k + 1) * (k + 1) * p->pbs_level * (N / 2);
-    uint64_t total = 128 + ksk + bsk;
+    uint64_t light = light_level ? 8 + 16 * n * (k + 1) * (k + 1) * light_level * (N / 2) : 0;
+    uint64_t total = 128 + ksk + bsk + light;
     return total > SIZE_MAX ? SIZE_MAX : (size_t)total;
 }
 
@@ -723,7 +725,9 @@ static bool load_models(server *s, const options *o) {
             }
         }
         m->fingerprint = cml_params_fingerprint(p);
-        m->key_bytes = server_key_bytes(p);
+        uint32_t light_level = 0;
+        cml_circuit_light(c, NULL, &light_level);
+        m->key_bytes = server_key_bytes(p, light_level);
         m->pbs_per_row = cml_circuit_stats(c) ? cml_circuit_stats(c)->pbs_count : 0;
     }
     return true;

@@ -428,7 +428,8 @@ static cml_status read_params(const parser *p, yaml_node_t *n, cml_spec *s) {
                  {ints[4], true, true, NULL},          {ints[5], true, true, NULL},
                  {ints[6], true, true, NULL},          {ints[7], true, true, NULL},
                  {"lwe_noise_std", true, true, NULL},  {"glwe_noise_std", true, true, NULL},
-                 {"fingerprint", true, true, NULL}};
+                 {"fingerprint", true, true, NULL},    {"light_base_log", true, false, NULL},
+                 {"light_level", true, false, NULL}};
     size_t nf = sizeof f / sizeof f[0];
     cml_status st = read_map(p, n, "params", f, nf);
     if (st != CML_OK) return st;
@@ -467,6 +468,23 @@ static cml_status read_params(const parser *p, yaml_node_t *n, cml_spec *s) {
     if (h != want)
         return bad(p, fp, "params.fingerprint",
                    "0x%016llx does not match the parameters given (0x%016" PRIx64 ")", h, want);
+    /* optional: the light bootstrap key the compiler sized the rounding for
+     * (both or neither; not in the fingerprint: ciphertexts do not depend on
+     * it) */
+    if (!f[11].node != !f[12].node)
+        return bad(p, f[11].node ? f[11].node : f[12].node, "params",
+                   "light_base_log and light_level go together");
+    if (f[11].node) {
+        if ((st = get_u32(p, f[11].node, "params.light_base_log", 1, 64, &s->light_base_log)) ||
+            (st = get_u32(p, f[12].node, "params.light_level", 1, 64, &s->light_level)))
+            return st;
+        cml_params lp;
+        if (cml_server_key_light_params(pr, s->light_base_log, s->light_level, &lp) != CML_OK) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "%s", cml_last_error());
+            return bad(p, f[11].node, "params.light_base_log", "%s", msg);
+        }
+    }
     s->has_params = 1;
     return CML_OK;
 }

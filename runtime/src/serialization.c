@@ -408,19 +408,25 @@ static cml_status read_header(const uint8_t *buf, size_t len, uint32_t want, hea
             return cml_error(CML_ERR_FORMAT,
                              "the parameters imply a %s above the 16 GiB format limit",
                              kind_name(kind));
-        if (kind == KIND_SERVER_KEY && plen > want_len) {
-            /* a light bootstrap key follows: its decomposition says how long */
+        if (kind == KIND_SERVER_KEY && plen > want_len && plen <= PAYLOAD_MAX) {
+            /* a light bootstrap key may follow: its decomposition says how long */
             if (plen - want_len < LIGHT_HEAD_BYTES ||
                 (uint64_t)len < (uint64_t)HEADER_BYTES + want_len + LIGHT_HEAD_BYTES)
                 return cml_error(CML_ERR_FORMAT,
-                                 "payload length %llu bytes: more than the %llu the parameters "
-                                 "imply, but too short for a light bootstrap key",
+                                 "payload length %llu bytes, but the parameters imply %llu (and "
+                                 "what follows is too short for a light bootstrap key)",
                                  (unsigned long long)plen, (unsigned long long)want_len);
             const uint8_t *lh = buf + HEADER_BYTES + want_len;
             cml_params lp;
             uint64_t lbytes;
-            if (cml_server_key_light_params(&p, get_u32(lh), get_u32(lh + 4), &lp) != CML_OK)
-                return with_prefix(CML_ERR_FORMAT, "server key");
+            if (cml_server_key_light_params(&p, get_u32(lh), get_u32(lh + 4), &lp) != CML_OK) {
+                char msg[400];
+                snprintf(msg, sizeof msg, "%s", cml_last_error());
+                return cml_error(CML_ERR_FORMAT,
+                                 "payload length %llu bytes, but the parameters imply %llu (and "
+                                 "what follows is no light bootstrap key: %s)",
+                                 (unsigned long long)plen, (unsigned long long)want_len, msg);
+            }
             if (!key_payload_bytes(KIND_SERVER_KEY, &lp, &lbytes) ||
                 !add_u64(want_len, LIGHT_HEAD_BYTES + cml_bsk_fourier_values(&lp) * 16, &want_len))
                 return cml_error(CML_ERR_FORMAT, "server key: light bootstrap key too large");

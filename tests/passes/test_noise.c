@@ -98,9 +98,11 @@ static void test_conv_and_round(void) {
     CU_ASSERT_DOUBLE_EQUAL(s.max_norm2, 30 * 1024 + 1, 0);
     pass_pbs b;
     CU_ASSERT_TRUE_FATAL(pass_pbs_of(r, &b));
-    CU_ASSERT_DOUBLE_EQUAL(b.norm2_pbs, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(b.norm2_pbs, 0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(b.norm2_light, 1, 0);
     CU_ASSERT_DOUBLE_EQUAL(b.norm2_in, 30 * 1024, 0);
-    CU_ASSERT_DOUBLE_EQUAL(r->norm2_pbs, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(r->norm2_pbs, 0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(r->norm2_light, 1, 0); /* the round's own PBS output */
     CU_ASSERT_DOUBLE_EQUAL(r->norm2_in, 30, 0);
     CU_ASSERT_DOUBLE_EQUAL(s.max_output_norm2, 1, 0);
     fx_free(&fx);

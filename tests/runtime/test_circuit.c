@@ -105,6 +105,7 @@ static void test_parse_valid(void) {
     CU_ASSERT_EQUAL(s.params.log2_p_error, -40.5);
     CU_ASSERT(s.stats.tlu_count == 1 && s.stats.pbs_count == 32 && s.stats.has_p_error);
     CU_ASSERT_EQUAL(s.stats.log2_p_error_circuit, -35.5);
+    CU_ASSERT(s.light_base_log == 0 && s.light_level == 0);
     cml_spec_free(&s);
     cml_spec_free(&s); /* emptied: harmless twice */
     /* the same input quantized per feature */
@@ -124,6 +125,11 @@ static void test_parse_valid(void) {
     CU_ASSERT(x->edge_at[0] == 0 && x->edge_at[1] == 1 && x->edge_at[2] == 1);
     CU_ASSERT(x->edge_at[3] == 3 && x->edge_at[4] == 4);
     CU_ASSERT(x->edges[1] == -2 && x->edges[2] == 3.5);
+    cml_spec_free(&s);
+    /* a light bootstrap key for the rounds (base_spec has none) */
+    const char *lk = mutate("  pbs_level: 2\n", "  pbs_level: 2\n  light_base_log: 23\n  light_level: 1\n");
+    CU_ASSERT_EQUAL_FATAL(cml_spec_parse(lk, strlen(lk), "lk.yaml", &s), CML_OK);
+    CU_ASSERT(s.light_base_log == 23 && s.light_level == 1);
     cml_spec_free(&s);
 
     /* optional parts: no params, no log2 figures, no quant, scalars,
@@ -171,6 +177,13 @@ static void test_parse_errors(void) {
         {"zero_point: 0}", "zero_point: 0, bits: 4}", "outputs[0].quant: unknown key 'bits'"},
         {"{scale: 0.5, ", "{", "inputs[0].quant: missing key 'scale'"},
         {"  pbs_level: 2\n", "", "params: missing key 'pbs_level'"},
+        /* the optional light bootstrap key: both keys, a valid decomposition */
+        {"  pbs_level: 2\n", "  pbs_level: 2\n  light_level: 1\n",
+         "light_base_log and light_level go together"},
+        {"  pbs_level: 2\n", "  pbs_level: 2\n  light_base_log: 40\n  light_level: 2\n",
+         "at most 53 bits"},
+        {"  pbs_level: 2\n", "  pbs_level: 2\n  light_base_log: 15\n  light_level: 2\n",
+         "would only duplicate it"},
         {"name: \"iris\"", "name: \"iris\"\nname: \"again\"", "key 'name' appears twice"},
         {"    signed: true\n    range: [0, 15]", "    range: [0, 15]", "missing key 'signed'"},
         /* kinds and values */

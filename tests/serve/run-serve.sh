@@ -108,38 +108,42 @@ roundtrip)
     compile "$src/examples/logistic_regression.cml" logreg
     compile "$src/tests/cli/post_softmax.cml" softmax
     compile "$src/tests/e2e/ops/per_feature_tree.cml" tree
+    # its server key carries a light bootstrap key (a longer upload)
+    compile "$src/tests/e2e/ops/round_light.cml" light
     cp "$src/examples/iris_test.csv" "$tmp/logreg.csv"
     cp "$src/tests/cli/post_softmax.csv" "$tmp/softmax.csv"
     cp "$src/tests/e2e/ops/per_feature.csv" "$tmp/tree.csv"
-    for m in logreg softmax tree; do
+    printf '1,2,3,4\n7,0,5,6\n7,7,7,7\n' >"$tmp/light.csv"
+    for m in logreg softmax tree light; do
         "$cml" predict "$tmp/$m.so" "$tmp/$m.csv" --simulate >"$tmp/$m.expected"
     done
-    start_server "$tmp/logreg.so" "$tmp/softmax.so" "$tmp/tree.so" --key-store "$tmp/store"
-    [ "$(curl -s "$url/models")" = '["iris_logistic", "post_softmax", "per_feature_tree"]' ] ||
+    start_server "$tmp/logreg.so" "$tmp/softmax.so" "$tmp/tree.so" "$tmp/light.so" \
+        --key-store "$tmp/store"
+    [ "$(curl -s "$url/models")" = '["iris_logistic", "post_softmax", "per_feature_tree", "round_light"]' ] ||
         fail "GET /models: $(curl -s "$url/models")"
     curl -s "$url/models/post_softmax/spec" | grep -q '^name: "post_softmax"' || fail "GET spec"
 
-    # three clients at once, three models, three key directories; two know
+    # four clients at once, four models, four key directories; three know
     # their model by name only (from the server's spec), one by its .so
-    for mn in logreg:iris_logistic softmax:$tmp/softmax.so tree:per_feature_tree; do
+    for mn in logreg:iris_logistic softmax:$tmp/softmax.so tree:per_feature_tree light:round_light; do
         m=${mn%%:*} model=${mn#*:}
         "$cml" client "$url" "$model" --keys "$tmp/keys.$m" "$tmp/$m.csv" \
             >"$tmp/$m.out" 2>"$tmp/$m.err" &
         eval "pid_$m=\$!"
     done
-    for m in logreg softmax tree; do
+    for m in logreg softmax tree light; do
         eval "p=\$pid_$m"
         wait "$p" || fail "cml client on $m failed: $(cat "$tmp/$m.err")"
         cmp -s "$tmp/$m.out" "$tmp/$m.expected" ||
             fail "cml client on $m printed $(head -n 3 "$tmp/$m.out") ... not cml predict --simulate's"
     done
     # each key stored once, under its model, named by the id the client kept
-    for mn in logreg:iris_logistic softmax:post_softmax tree:per_feature_tree; do
+    for mn in logreg:iris_logistic softmax:post_softmax tree:per_feature_tree light:round_light; do
         m=${mn%%:*} n=${mn#*:}
         [ -f "$tmp/store/$n/$(cat "$tmp/keys.$m/key_id").key" ] || fail "$m: key not in store/$n"
         [ "$(ls -A "$tmp/store/$n" | wc -l)" = 1 ] || fail "store/$n: $(ls -A "$tmp/store/$n")"
     done
-    [ "$(log_count 'POST /models/[a-z_]*/keys 201')" = 3 ] || fail "expected 3 key uploads"
+    [ "$(log_count 'POST /models/[a-z_]*/keys 201')" = 4 ] || fail "expected 4 key uploads"
 
     # the metrics count what ran: PBS = pbs_count x rows
     pbs=$("$cml" info "$tmp/tree.so" | sed -n 's/.* table lookups, \([0-9]*\) PBS per run/\1/p')
@@ -147,7 +151,7 @@ roundtrip)
     curl -s "$url/metrics" >"$tmp/metrics"
     grep -q "^cml_pbs_total{model=\"per_feature_tree\"} $((pbs * rows))\$" "$tmp/metrics" ||
         fail "metrics: $(grep pbs_total "$tmp/metrics")"
-    grep -q '^cml_http_requests_total{endpoint="predict",status="200"} 3$' "$tmp/metrics" ||
+    grep -q '^cml_http_requests_total{endpoint="predict",status="200"} 4$' "$tmp/metrics" ||
         fail "metrics: $(grep requests_total "$tmp/metrics")"
     grep -q '^cml_predict_latency_seconds{quantile="0.99"} [0-9]' "$tmp/metrics" ||
         fail "metrics: no latency quantile"
@@ -156,8 +160,9 @@ roundtrip)
     # a restarted server knows the stored keys: no upload, same answers
     stop_server
     uploads=$(log_count '/keys 20')
-    start_server "$tmp/logreg.so" "$tmp/softmax.so" "$tmp/tree.so" --key-store "$tmp/store"
-    for m in tree logreg; do
+    start_server "$tmp/logreg.so" "$tmp/softmax.so" "$tmp/tree.so" "$tmp/light.so" \
+        --key-store "$tmp/store"
+    for m in tree logreg light; do
         "$cml" client "$url" "$tmp/$m.so" --keys "$tmp/keys.$m" "$tmp/$m.csv" >"$tmp/$m.out" \
             2>"$tmp/$m.err" || fail "cml client on $m after a restart: $(cat "$tmp/$m.err")"
         cmp -s "$tmp/$m.out" "$tmp/$m.expected" || fail "$m after a restart: wrong rows"
