@@ -156,14 +156,10 @@ static void print_op(FILE *out, const ir_op *op, int *tlu_no, totals *t) {
                          tl->ntables == 1 ? "" : "s", tl->dom_count);
         if (tl->dom_shift > 0 && w > 0 && (size_t)w < sizeof cm)
             w += snprintf(cm + w, sizeof cm - (size_t)w, " (input >> %d)", tl->dom_shift);
-        int folded = 0;
-        uint32_t p = tl->ntables > 0 ? cml_circuit_tlu_precision(
-                                            (uint32_t)a->type.bits, (uint32_t)tl->dom_shift,
-                                            tl->dom_count, (uint32_t)op->type.bits, tl->tables,
-                                            (size_t)tl->ntables, &folded)
-                                      : 0;
+        bool folded = false;
+        int p = pass_tlu_pbs_precision(op, &folded);
         if (folded && w > 0 && (size_t)w < sizeof cm)
-            snprintf(cm + w, sizeof cm - (size_t)w, ", folded to %u bits", p);
+            snprintf(cm + w, sizeof cm - (size_t)w, ", folded to %d bits", p);
         t->pbs += n;
         t->pbs_batches++;
         break;

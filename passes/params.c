@@ -274,6 +274,14 @@ static cml_status choose(ir_module *m, const request *r, double p_error, request
     return *out ? cml_params_select_needs(rq->needs, rq->nneeds, p_error, cp) : CML_OK;
 }
 
+/* Bytes of a Fourier bootstrap key of `level` levels for cp: n GGSW of
+ * (k+1) x level x (k+1) polynomials of N/2 complex doubles
+ * (runtime/src/internal.h, cml_bsk_fourier_values). */
+static uint64_t bsk_bytes(const cml_params *cp, uint32_t level) {
+    uint64_t k1 = cp->glwe_dimension + 1u;
+    return (uint64_t)cp->lwe_dimension * k1 * level * k1 * (cp->polynomial_size / 2) * 16u;
+}
+
 /* The rounds' bootstraps may run on a light bootstrap key
  * (cml_server_key_add_light): the same secret keys and keyswitch, a
  * decomposition of fewer levels, so cheaper and noisier. The rounds'
@@ -318,8 +326,7 @@ static void choose_light(const request *rq, size_t pbs_needs, double p_error, pa
         pp->light_base_log = best.pbs_base_log;
         pp->light_level = l;
         pp->light_pbs = rq->light_pbs;
-        pp->light_bytes = (uint64_t)cp->lwe_dimension * (cp->glwe_dimension + 1u) *
-                          (cp->glwe_dimension + 1u) * l * (cp->polynomial_size / 2) * 16u;
+        pp->light_bytes = bsk_bytes(cp, l);
         pp->log2_p_error = cml_params_log2_p_error_needs(cp, eq, pbs_needs);
         return;
     }
@@ -376,12 +383,9 @@ static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params 
     memcpy(pp->needs, rq.needs, rq.nneeds * sizeof *rq.needs);
     pp->nneeds = rq.nneeds;
     pp->output_needs = rq.nneeds - pbs_needs;
-    /* bootstrap key: n GGSW of (k+1) x l x (k+1) polynomials of N/2 complex
-     * doubles; keyswitch key: k N x l_ks rows of n + 1 32-bit words
-     * (runtime/src/internal.h, cml_bsk_fourier_values, cml_ksk_words) */
-    uint64_t k1 = cp.glwe_dimension + 1u;
-    pp->bsk_bytes = (uint64_t)cp.lwe_dimension * k1 * cp.pbs_level * k1 *
-                    (cp.polynomial_size / 2) * 16u;
+    /* keyswitch key: k N x l_ks rows of n + 1 32-bit words
+     * (runtime/src/internal.h, cml_ksk_words) */
+    pp->bsk_bytes = bsk_bytes(&cp, cp.pbs_level);
     pp->ksk_bytes = (uint64_t)cp.glwe_dimension * cp.polynomial_size * cp.ks_level *
                     (cp.lwe_dimension + 1u) * 4u;
     choose_light(&rq, pbs_needs, pp->p_error, pp);

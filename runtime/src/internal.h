@@ -88,9 +88,11 @@ struct cml_lut {
     uint64_t *poly;       /* N coefficients: the accumulator before rotation */
 };
 
-/* Allocate (uninitialised contents) for deserialization and keygen. */
+/* Allocate (uninitialised contents) for deserialization and keygen;
+ * share_ksk: a light key's, borrowed from its main key (not freed with it). */
 cml_status cml_client_key_alloc(const cml_params *params, cml_client_key **out);
-cml_status cml_server_key_alloc(const cml_params *params, cml_server_key **out);
+cml_status cml_server_key_alloc(const cml_params *params, uint32_t *share_ksk,
+                                cml_server_key **out);
 
 /* ---- sizes ---- */
 static inline size_t cml_big_dim(const cml_params *p) {

@@ -516,7 +516,7 @@ cml_status cml_server_key_deserialize(cml_context *ctx, const uint8_t *buf, size
     cml_status st = read_header(buf, len, KIND_SERVER_KEY, &h);
     if (st) return st;
     cml_server_key *sk;
-    if ((st = cml_server_key_alloc(&h.params, &sk))) return st;
+    if ((st = cml_server_key_alloc(&h.params, NULL, &sk))) return st;
     const size_t ksk = cml_ksk_words(&h.params), bsk = cml_bsk_fourier_values(&h.params);
     get_words(sk->ksk, h.payload, ksk, 4);
     get_words(sk->bsk, h.payload + ksk * 4, 2 * bsk, 8);
@@ -526,10 +526,7 @@ cml_status cml_server_key_deserialize(cml_context *ctx, const uint8_t *buf, size
         cml_params lp;
         if ((st = cml_server_key_light_params(&h.params, get_u32(rest), get_u32(rest + 4), &lp)))
             goto fail;
-        if ((st = cml_server_key_alloc(&lp, &sk->light))) goto fail;
-        free(sk->light->ksk);
-        sk->light->ksk = sk->ksk;
-        sk->light->ksk_borrowed = 1;
+        if ((st = cml_server_key_alloc(&lp, sk->ksk, &sk->light))) goto fail;
         get_words(sk->light->bsk, rest + LIGHT_HEAD_BYTES, 2 * cml_bsk_fourier_values(&lp), 8);
         if ((st = check_bsk(sk->light, "light bootstrap key"))) goto fail;
     }

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-cml_status cml_server_key_alloc(const cml_params *params, cml_server_key **out) {
+cml_status cml_server_key_alloc(const cml_params *params, uint32_t *share_ksk,
+                                cml_server_key **out) {
     cml_server_key *sk = calloc(1, sizeof *sk);
     if (!sk) return cml_error(CML_ERR_NOMEM, "out of memory allocating a server key");
     sk->params = *params;
@@ -21,7 +22,8 @@ cml_status cml_server_key_alloc(const cml_params *params, cml_server_key **out) 
         *out = sk;
         return CML_OK;
     }
-    sk->ksk = malloc(cml_ksk_words(params) * sizeof *sk->ksk);
+    sk->ksk_borrowed = share_ksk != NULL;
+    sk->ksk = share_ksk ? share_ksk : malloc(cml_ksk_words(params) * sizeof *sk->ksk);
     sk->bsk = fftw_malloc(cml_bsk_fourier_values(params) * sizeof *sk->bsk);
     if (!sk->ksk || !sk->bsk) {
         cml_server_key_destroy(sk);
@@ -112,12 +114,7 @@ static cml_status keygen(cml_context *ctx, const cml_client_key *ck, const cml_p
     if (!st) st = cml_context_fft(ctx, p->polynomial_size, &fft);
     if (st) return st;
     cml_server_key *sk;
-    if ((st = cml_server_key_alloc(p, &sk))) return st;
-    if (borrow_ksk) {
-        free(sk->ksk);
-        sk->ksk = borrow_ksk;
-        sk->ksk_borrowed = 1;
-    }
+    if ((st = cml_server_key_alloc(p, borrow_ksk, &sk))) return st;
 
     unsigned workers = cml_context_threads(ctx);
     keygen_job job = {.ck = ck, .sk = sk, .fft = fft};
@@ -174,7 +171,7 @@ cml_status cml_server_key_create(cml_context *ctx, const cml_client_key *ck, cml
     *out = NULL;
     if (!ctx || !ck) return cml_error(CML_ERR_ARG, "cml_server_key_create: NULL argument");
     const cml_params *p = &ck->params;
-    if (p->lwe_dimension == 0) return cml_server_key_alloc(p, out); /* nothing to encrypt */
+    if (p->lwe_dimension == 0) return cml_server_key_alloc(p, NULL, out); /* nothing to encrypt */
     return keygen(ctx, ck, p, NULL, out);
 }
 
