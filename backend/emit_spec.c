@@ -124,9 +124,12 @@ static void put_params(FILE *f, const pass_params *pp) {
     fputs("\n  glwe_noise_std: ", f);
     put_real(f, p->glwe_noise_std);
     fprintf(f, "\n  fingerprint: \"0x%016" PRIx64 "\"\n", cml_params_fingerprint(p));
-    if (pp->light_level)
-        fprintf(f, "  light_base_log: %u\n  light_level: %u\n", pp->light_base_log,
-                pp->light_level);
+    if (pp->has_light)
+        fprintf(f,
+                "  light_glwe_dimension: %u\n  light_polynomial_size: %u\n"
+                "  light_base_log: %u\n  light_level: %u\n",
+                pp->light.glwe_dimension, pp->light.polynomial_size, pp->light.pbs_base_log,
+                pp->light.pbs_level);
 }
 
 char *backend_spec_text(ir_module *m) {

@@ -104,6 +104,7 @@ typedef struct request {
      * outputs apart (needs[j].norm2 is the largest of their sum), for a
      * light bootstrap key (choose_light) */
     double tlu_part[64], light_part[64];
+    bool on_light[64];      /* need j is the input of rounds' bootstraps */
     int64_t light_pbs;      /* PBS inside rounds */
     size_t nneeds;
     int precision;          /* widest PBS */
@@ -144,11 +145,17 @@ static bool collect(ir_module *m, diag_ctx *d, request *r) {
         r->pbs_count += b.count;
         if (op->code == IR_ROUND) r->light_pbs += b.count;
         if (b.precision >= 1 && b.precision <= (int)CML_PRECISION_MAX) {
+            /* one need per precision and kind: a light key bootstraps the
+             * rounds' (its own modulus switch), the main key the rest */
+            const bool round = op->code == IR_ROUND;
             size_t j = 0;
-            while (j < r->nneeds && r->needs[j].precision != (uint32_t)b.precision) j++;
+            while (j < r->nneeds && (r->needs[j].precision != (uint32_t)b.precision ||
+                                     r->on_light[j] != round))
+                j++;
             if (j == r->nneeds) {
                 r->needs[r->nneeds] = (cml_pbs_need){(uint32_t)b.precision, 0, 0, 0};
                 r->tlu_part[r->nneeds] = r->light_part[r->nneeds] = 0;
+                r->on_light[r->nneeds] = round;
                 r->nneeds++;
             }
             r->needs[j].norm2 = fmax(r->needs[j].norm2, b.norm2_pbs + b.norm2_light);
@@ -246,6 +253,7 @@ static const ir_op *undecryptable(ir_module *m, const cml_params *cp, double p_e
         } else if (j == r->nneeds) {
             r->needs[r->nneeds] = (cml_pbs_need){(uint32_t)x->type.bits, 0, 0, 1};
             r->tlu_part[r->nneeds] = r->light_part[r->nneeds] = 0;
+            r->on_light[r->nneeds] = false;
             r->nneeds++;
         }
         r->needs[j].norm2 = fmax(r->needs[j].norm2, x->norm2_pbs + x->norm2_light);
@@ -274,62 +282,87 @@ static cml_status choose(ir_module *m, const request *r, double p_error, request
     return *out ? cml_params_select_needs(rq->needs, rq->nneeds, p_error, cp) : CML_OK;
 }
 
-/* Bytes of a Fourier bootstrap key of `level` levels for cp: n GGSW of
- * (k+1) x level x (k+1) polynomials of N/2 complex doubles
- * (runtime/src/internal.h, cml_bsk_fourier_values). */
-static uint64_t bsk_bytes(const cml_params *cp, uint32_t level) {
+/* Bytes of a Fourier bootstrap key: n GGSW of (k+1) x level x (k+1)
+ * polynomials of N/2 complex doubles (runtime/src/internal.h,
+ * cml_bsk_fourier_values). */
+static uint64_t bsk_bytes(const cml_params *cp) {
     uint64_t k1 = cp->glwe_dimension + 1u;
-    return (uint64_t)cp->lwe_dimension * k1 * level * k1 * (cp->polynomial_size / 2) * 16u;
+    return (uint64_t)cp->lwe_dimension * k1 * cp->pbs_level * k1 * (cp->polynomial_size / 2) *
+           16u;
+}
+
+/* The worst log2 failure probability over rq's first `count` needs when the
+ * rounds bootstrap on the light set lp and everything else on cp: PBS
+ * outputs weigh in at their own key's variance, the rounds' inputs go
+ * through lp's modulus switch (to 2 N of lp), all through cp's keyswitch. */
+static double light_log2_fail(const request *rq, size_t count, const cml_params *cp,
+                              const cml_params *lp) {
+    const double v_main = cml_noise_pbs(cp), v_light = cml_noise_pbs(lp);
+    const double v_in = cml_noise_fresh_glwe(cp), v_ks = cml_noise_keyswitch(cp);
+    double worst = -INFINITY;
+    for (size_t j = 0; j < count; j++) {
+        const cml_pbs_need *q = &rq->needs[j];
+        if (rq->on_light[j] && q->precision > lp->precision) return INFINITY;
+        double v = rq->tlu_part[j] * v_main + rq->light_part[j] * v_light;
+        if (rq->tlu_part[j] + rq->light_part[j] + q->norm2_fresh < 1) v = fmax(v_main, v_light);
+        v += q->norm2_fresh * v_in;
+        if (!q->decrypt) v += v_ks + cml_noise_modswitch(rq->on_light[j] ? lp : cp);
+        worst = fmax(worst, log2_fail((int)q->precision, v));
+    }
+    return worst;
 }
 
 /* The rounds' bootstraps may run on a light bootstrap key
- * (cml_server_key_add_light): the same secret keys and keyswitch, a
- * decomposition of fewer levels, so cheaper and noisier. The rounds'
- * outputs only feed other lookups in the usual models (an MLP's accumulator
- * rounded before its activation), whose needs are far looser than a wide
- * decrypted output's, which often holds the main key at 2 levels or more.
- * For each level count below the main key's, the base of least noise; the
- * first (cheapest) whose noise keeps every need within the target, with
- * the rounds' outputs at its variance and the tlus' at the main key's,
- * wins. Only when the rounds are at least a quarter of the bootstraps: the
- * key costs the client its generation and the server its memory (up to as
- * much again as the main one), for a handful of PBS not worth it. */
+ * (cml_server_key_add_light): the same small key and keyswitch, a GLWE key
+ * that is the start of the main one (k N at most the main k N) and its own
+ * decomposition, so cheaper and noisier. The rounds' outputs only feed
+ * other lookups in the usual models (an MLP's accumulator rounded before
+ * its activation), and their inputs read a few bits, while the main set is
+ * often held by a wide lookup or a wide decrypted output. Every shape
+ * (k, N, levels) cheaper by the cost model than the main bootstrap is
+ * tried with its base of least noise; the cheapest under which every need
+ * still holds wins. Only when the rounds are at least a quarter of the
+ * bootstraps: the key costs the client its generation and the server its
+ * memory, for a handful of PBS not worth it. */
 static void choose_light(const request *rq, size_t pbs_needs, double p_error, pass_params *pp) {
     const cml_params *cp = &pp->params;
-    pp->light_base_log = pp->light_level = 0;
+    pp->has_light = false;
     pp->light_bytes = 0;
     pp->light_pbs = 0;
     if (!rq->light_pbs || 4 * rq->light_pbs < rq->pbs_count || cp->lwe_dimension == 0) return;
-    const double v_main = cml_noise_pbs(cp), lim = log2(p_error) + 1e-9;
-    for (uint32_t l = 1; l < cp->pbs_level; l++) {
-        cml_params best = *cp;
-        double best_v = INFINITY;
-        for (uint32_t b = 1; b * l <= 53; b++) {
-            cml_params lp = *cp;
-            lp.pbs_base_log = b;
-            lp.pbs_level = l;
-            if (cml_params_validate(&lp) != CML_OK) continue;
-            double v = cml_noise_pbs(&lp);
-            if (v < best_v) {
-                best_v = v;
-                best = lp;
+    const double lim = log2(p_error) + 1e-9;
+    const uint64_t big = (uint64_t)cp->glwe_dimension * cp->polynomial_size;
+    double best_cost = cml_params_cost_pbs(cp);
+    for (uint32_t k = 1; k <= big / 256; k++) {
+        for (uint32_t N = 256; (uint64_t)k * N <= big; N *= 2) {
+            for (uint32_t l = 1; l <= 53; l++) {
+                cml_params t = *cp;
+                t.glwe_dimension = k;
+                t.polynomial_size = N;
+                t.pbs_level = l;
+                if (!(cml_params_cost_pbs(&t) < best_cost)) break; /* more levels cost more */
+                cml_params lp = {0};
+                double v = INFINITY;
+                for (uint32_t b = 1; b * l <= 53; b++) {
+                    cml_params c;
+                    if (cml_params_light(cp, k, N, b, l, &c) != CML_OK) continue;
+                    double cv = cml_noise_pbs(&c);
+                    if (cv < v) {
+                        v = cv;
+                        lp = c;
+                    }
+                }
+                if (!isfinite(v) || !(light_log2_fail(rq, rq->nneeds, cp, &lp) <= lim)) continue;
+                best_cost = cml_params_cost_pbs(&lp);
+                pp->has_light = true;
+                pp->light = lp;
             }
         }
-        if (!isfinite(best_v)) continue;
-        cml_pbs_need eq[64];
-        for (size_t j = 0; j < rq->nneeds; j++) {
-            eq[j] = rq->needs[j];
-            eq[j].norm2 = rq->tlu_part[j] + rq->light_part[j] * (best_v / v_main);
-            if (eq[j].norm2 + eq[j].norm2_fresh < 1) eq[j].norm2 = 1;
-        }
-        if (!(cml_params_log2_p_error_needs(cp, eq, rq->nneeds) <= lim)) continue;
-        pp->light_base_log = best.pbs_base_log;
-        pp->light_level = l;
-        pp->light_pbs = rq->light_pbs;
-        pp->light_bytes = bsk_bytes(cp, l);
-        pp->log2_p_error = cml_params_log2_p_error_needs(cp, eq, pbs_needs);
-        return;
     }
+    if (!pp->has_light) return;
+    pp->light_pbs = rq->light_pbs;
+    pp->light_bytes = bsk_bytes(&pp->light);
+    pp->log2_p_error = light_log2_fail(rq, pbs_needs, cp, &pp->light);
 }
 
 static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params *pp) {
@@ -385,7 +418,7 @@ static bool select_pbs(ir_module *m, diag_ctx *d, const request *r, pass_params 
     pp->output_needs = rq.nneeds - pbs_needs;
     /* keyswitch key: k N x l_ks rows of n + 1 32-bit words
      * (runtime/src/internal.h, cml_ksk_words) */
-    pp->bsk_bytes = bsk_bytes(&cp, cp.pbs_level);
+    pp->bsk_bytes = bsk_bytes(&cp);
     pp->ksk_bytes = (uint64_t)cp.glwe_dimension * cp.polynomial_size * cp.ks_level *
                     (cp.lwe_dimension + 1u) * 4u;
     choose_light(&rq, pbs_needs, pp->p_error, pp);
@@ -570,10 +603,14 @@ void pass_params_print(FILE *out, const pass_params *pp, pass_params_format fmt)
         json_num(out, "log2_p_error_circuit", pp->log2_p_error_circuit, false);
         fprintf(out, "\"bootstrap_key_bytes\": %" PRIu64 ", \"keyswitch_key_bytes\": %" PRIu64,
                 pp->bsk_bytes, pp->ksk_bytes);
+        const cml_params *lp = &pp->light;
         fprintf(out,
+                ", \"light_glwe_dimension\": %u, \"light_polynomial_size\": %u"
                 ", \"light_base_log\": %u, \"light_level\": %u, \"light_key_bytes\": %" PRIu64
                 ", \"light_pbs_count\": %" PRId64 "}",
-                pp->light_base_log, pp->light_level, pp->light_bytes, pp->light_pbs);
+                pp->has_light ? lp->glwe_dimension : 0, pp->has_light ? lp->polynomial_size : 0,
+                pp->has_light ? lp->pbs_base_log : 0, pp->has_light ? lp->pbs_level : 0,
+                pp->light_bytes, pp->light_pbs);
         return;
     }
     pow2_str(e, sizeof e, pp->log2_p_error);
@@ -584,10 +621,11 @@ void pass_params_print(FILE *out, const pass_params *pp, pass_params_format fmt)
         if (pbs)
             fprintf(out, ", pbs 2^%u x %u, ks 2^%u x %u", c->pbs_base_log, c->pbs_level,
                     c->ks_base_log, c->ks_level);
-        if (pp->light_level)
-            fprintf(out, ", light pbs 2^%u x %u", pp->light_base_log, pp->light_level);
         else
             fputs(" (no PBS: no bootstrap or keyswitch key)", out);
+        if (pp->has_light)
+            fprintf(out, ", light pbs k %u N %u 2^%u x %u", pp->light.glwe_dimension,
+                    pp->light.polynomial_size, pp->light.pbs_base_log, pp->light.pbs_level);
         fprintf(out, ", p_error %s per %s, %s circuit\n", e, per, f);
         return;
     }
@@ -601,11 +639,12 @@ void pass_params_print(FILE *out, const pass_params *pp, pass_params_format fmt)
         fprintf(out, "keyswitch key:      base 2^%u x %u level%s, %s (%" PRIu64 " bytes)\n",
                 c->ks_base_log, c->ks_level, c->ks_level == 1 ? "" : "s",
                 bytes_str(b, sizeof b, pp->ksk_bytes), pp->ksk_bytes);
-        if (pp->light_level)
+        if (pp->has_light)
             fprintf(out,
-                    "light bootstrap:    base 2^%u x %u level%s, %s (%" PRIu64 " bytes), for the "
-                    "%" PRId64 " PBS of rounds\n",
-                    pp->light_base_log, pp->light_level, pp->light_level == 1 ? "" : "s",
+                    "light bootstrap:    k %u, N %u, base 2^%u x %u level%s, %s (%" PRIu64
+                    " bytes), for the %" PRId64 " PBS of rounds\n",
+                    pp->light.glwe_dimension, pp->light.polynomial_size, pp->light.pbs_base_log,
+                    pp->light.pbs_level, pp->light.pbs_level == 1 ? "" : "s",
                     bytes_str(a, sizeof a, pp->light_bytes), pp->light_bytes, pp->light_pbs);
         fprintf(out, "noise std:          GLWE %s, LWE %s\n",
                 pow2_str(a, sizeof a, log2(c->glwe_noise_std)),

@@ -120,8 +120,9 @@ typedef struct pass_params {
     uint64_t bsk_bytes;          /* bootstrap key, Fourier domain */
     uint64_t ksk_bytes;          /* keyswitch key, 32-bit words */
     /* the light bootstrap key the rounds use (cml_server_key_add_light), when
-     * one is cheaper and every need still holds; 0 if none */
-    uint32_t light_base_log, light_level;
+     * one is cheaper and every need still holds (cml_params_light) */
+    bool has_light;
+    cml_params light;
     uint64_t light_bytes;
     int64_t light_pbs;           /* PBS per run on it */
 } pass_params;

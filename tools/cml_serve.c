@@ -599,14 +599,17 @@ static bool name_ok(const char *n) {
 
 /* Bytes of a serialized server key of these parameters (docs/serialization.md):
  * the 96-byte header, 4 bytes per keyswitch-key word, 16 per bootstrap-key
- * complex value, the 32-byte checksum; with a light bootstrap key of
- * light_level levels, 8 bytes and its values after the main keys. */
-static size_t server_key_bytes(const cml_params *p, uint32_t light_level) {
-    uint64_t k = p->glwe_dimension, N = p->polynomial_size, n = p->lwe_dimension;
-    uint64_t ksk = 4 * k * N * p->ks_level * (n + 1);
-    uint64_t bsk = 16 * n * (k + 1) * (k + 1) * p->pbs_level * (N / 2);
-    uint64_t light = light_level ? 8 + 16 * n * (k + 1) * (k + 1) * light_level * (N / 2) : 0;
-    uint64_t total = 128 + ksk + bsk + light;
+ * complex value, the 32-byte checksum; with a light bootstrap key, its
+ * 16-byte header and its values after the main keys. */
+static uint64_t bsk_bytes(const cml_params *p) {
+    uint64_t k1 = p->glwe_dimension + 1u;
+    return 16 * (uint64_t)p->lwe_dimension * k1 * k1 * p->pbs_level * (p->polynomial_size / 2);
+}
+
+static size_t server_key_bytes(const cml_params *p, const cml_params *light) {
+    uint64_t ksk = 4 * (uint64_t)p->glwe_dimension * p->polynomial_size * p->ks_level *
+                   (p->lwe_dimension + 1u);
+    uint64_t total = 128 + ksk + bsk_bytes(p) + (light ? 16 + bsk_bytes(light) : 0);
     return total > SIZE_MAX ? SIZE_MAX : (size_t)total;
 }
 
@@ -725,9 +728,7 @@ static bool load_models(server *s, const options *o) {
             }
         }
         m->fingerprint = cml_params_fingerprint(p);
-        uint32_t light_level = 0;
-        cml_circuit_light(c, NULL, &light_level);
-        m->key_bytes = server_key_bytes(p, light_level);
+        m->key_bytes = server_key_bytes(p, cml_circuit_light(c));
         m->pbs_per_row = cml_circuit_stats(c) ? cml_circuit_stats(c)->pbs_count : 0;
     }
     return true;

@@ -119,8 +119,10 @@ cml_status cml_circuit_keygen(const cml_circuit *c, cml_context *ctx, cml_client
         cml_client_key_destroy(k);
         return st;
     }
-    if (sk && c->spec.light_level &&
-        (st = cml_server_key_add_light(ctx, k, *sk, c->spec.light_base_log, c->spec.light_level))) {
+    const cml_params *lp = &c->spec.light;
+    if (sk && c->spec.has_light &&
+        (st = cml_server_key_add_light(ctx, k, *sk, lp->glwe_dimension, lp->polynomial_size,
+                                       lp->pbs_base_log, lp->pbs_level))) {
         cml_server_key_destroy(*sk);
         *sk = NULL;
         cml_client_key_destroy(k);

@@ -166,9 +166,8 @@ const cml_params *cml_circuit_params(const cml_circuit *c) {
 
 const cml_spec_stats *cml_circuit_stats(const cml_circuit *c) { return c ? &c->spec.stats : NULL; }
 
-void cml_circuit_light(const cml_circuit *c, uint32_t *base_log, uint32_t *level) {
-    if (base_log) *base_log = c ? c->spec.light_base_log : 0;
-    if (level) *level = c ? c->spec.light_level : 0;
+const cml_params *cml_circuit_light(const cml_circuit *c) {
+    return c && c->spec.has_light ? &c->spec.light : NULL;
 }
 
 /* ---- the clear twin ----------------------------------------------------- */

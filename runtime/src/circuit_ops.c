@@ -163,13 +163,14 @@ cml_status cml_circuit_round(cml_context *ctx, const cml_server_key *sk, uint64_
     uint32_t widths[64];
     const uint32_t nch = cml_circuit_round_chunks(shift, chunk, widths);
     /* the light bootstrap key when there is one (cml_server_key_add_light):
-     * same keys and keyswitch, cheaper bootstraps */
+     * same small key and keyswitch, cheaper bootstraps, main-key outputs */
     const cml_server_key *bk = sk->light ? sk->light : sk;
-    if (widths[0] > sk->params.precision)
+    if (widths[0] > bk->params.precision)
         return cml_error(CML_ERR_ARG,
                          "cml_circuit_round: dropping %u bits at a time needs a %u-bit PBS; the "
-                         "parameters read %u",
-                         widths[0], widths[0], sk->params.precision);
+                         "%sparameters read %u",
+                         widths[0], widths[0], sk->light ? "light bootstrap key's " : "",
+                         bk->params.precision);
     const size_t d = L - 1;
     const uint64_t half = cml_encode(INT64_C(1) << (shift - 1), bits);
     uint64_t *y = ct_alloc(count, L), *z = ct_alloc(count, L), *o = ct_alloc(count, L);
@@ -193,11 +194,11 @@ cml_status cml_circuit_round(cml_context *ctx, const cml_server_key *sk, uint64_
          * PBS once, not lift^2 times. low: the chunk's bits themselves, read
          * with that bit cleared, as their value in y (times 2^lo). */
         for (size_t j = 0; j < entries; j++) table[j] = INT64_C(1) << (bits - 1);
-        if ((st = cml_lut_create(&sk->params, c, 0, bits, table, &sign))) goto chunk_done;
+        if ((st = cml_lut_create(&bk->params, c, 0, bits, table, &sign))) goto chunk_done;
         for (size_t j = 0; j < entries; j++) table[j] = (int64_t)j << lo;
-        if ((st = cml_lut_create(&sk->params, c, 0, bits, table, &low))) goto chunk_done;
+        if ((st = cml_lut_create(&bk->params, c, 0, bits, table, &low))) goto chunk_done;
         for (size_t i = 0; i < count; i++) cml_lwe_mul_clear(z + i * L, y + i * L, lift, d);
-        if ((st = cml_pbs_batch(ctx, bk, (const cml_lut *const *)&sign, 1, o, z, count)))
+        if ((st = cml_pbs_batch_on(ctx, sk, bk, (const cml_lut *const *)&sign, 1, o, z, count)))
             goto chunk_done;
         const uint64_t lifted_half = cml_encode(INT64_C(1) << (bits - 1), bits);
         for (size_t i = 0; i < count; i++) {
@@ -206,7 +207,7 @@ cml_status cml_circuit_round(cml_context *ctx, const cml_server_key *sk, uint64_
             cml_lwe_add(z + i * L, z + i * L, o + i * L, d);
             cml_lwe_add_plain(z + i * L, z + i * L, (uint64_t)0 - lifted_half, d);
         }
-        if ((st = cml_pbs_batch(ctx, bk, (const cml_lut *const *)&low, 1, o, z, count)))
+        if ((st = cml_pbs_batch_on(ctx, sk, bk, (const cml_lut *const *)&low, 1, o, z, count)))
             goto chunk_done;
         for (size_t i = 0; i < count; i++) cml_lwe_sub(y + i * L, y + i * L, o + i * L, d);
     chunk_done:

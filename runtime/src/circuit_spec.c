@@ -429,7 +429,8 @@ static cml_status read_params(const parser *p, yaml_node_t *n, cml_spec *s) {
                  {ints[6], true, true, NULL},          {ints[7], true, true, NULL},
                  {"lwe_noise_std", true, true, NULL},  {"glwe_noise_std", true, true, NULL},
                  {"fingerprint", true, true, NULL},    {"light_base_log", true, false, NULL},
-                 {"light_level", true, false, NULL}};
+                 {"light_level", true, false, NULL},   {"light_glwe_dimension", true, false, NULL},
+                 {"light_polynomial_size", true, false, NULL}};
     size_t nf = sizeof f / sizeof f[0];
     cml_status st = read_map(p, n, "params", f, nf);
     if (st != CML_OK) return st;
@@ -469,21 +470,34 @@ static cml_status read_params(const parser *p, yaml_node_t *n, cml_spec *s) {
         return bad(p, fp, "params.fingerprint",
                    "0x%016llx does not match the parameters given (0x%016" PRIx64 ")", h, want);
     /* optional: the light bootstrap key the compiler sized the rounding for
-     * (both or neither; not in the fingerprint: ciphertexts do not depend on
+     * (base and level both or neither, its k and N both or neither, then
+     * the main key's; not in the fingerprint: ciphertexts do not depend on
      * it) */
     if (!f[11].node != !f[12].node)
         return bad(p, f[11].node ? f[11].node : f[12].node, "params",
                    "light_base_log and light_level go together");
+    if (!f[13].node != !f[14].node)
+        return bad(p, f[13].node ? f[13].node : f[14].node, "params",
+                   "light_glwe_dimension and light_polynomial_size go together");
+    if (f[13].node && !f[11].node)
+        return bad(p, f[13].node, "params",
+                   "light_glwe_dimension and light_polynomial_size need light_base_log and "
+                   "light_level");
     if (f[11].node) {
-        if ((st = get_u32(p, f[11].node, "params.light_base_log", 1, 64, &s->light_base_log)) ||
-            (st = get_u32(p, f[12].node, "params.light_level", 1, 64, &s->light_level)))
+        uint32_t lv[4] = {pr->glwe_dimension, pr->polynomial_size, 0, 0};
+        if ((f[13].node &&
+             ((st = get_u32(p, f[13].node, "params.light_glwe_dimension", 1, 64, &lv[0])) ||
+              (st = get_u32(p, f[14].node, "params.light_polynomial_size", 1, UINT32_MAX,
+                            &lv[1])))) ||
+            (st = get_u32(p, f[11].node, "params.light_base_log", 1, 64, &lv[2])) ||
+            (st = get_u32(p, f[12].node, "params.light_level", 1, 64, &lv[3])))
             return st;
-        cml_params lp;
-        if (cml_server_key_light_params(pr, s->light_base_log, s->light_level, &lp) != CML_OK) {
+        if (cml_params_light(pr, lv[0], lv[1], lv[2], lv[3], &s->light) != CML_OK) {
             char msg[400];
             snprintf(msg, sizeof msg, "%s", cml_last_error());
             return bad(p, f[11].node, "params.light_base_log", "%s", msg);
         }
+        s->has_light = 1;
     }
     s->has_params = 1;
     return CML_OK;

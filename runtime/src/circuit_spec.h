@@ -21,7 +21,8 @@ typedef struct cml_spec {
     cml_tensor_spec *outputs;
     int has_params;
     cml_params params;         /* log2_p_error from stats; norm2 and cost 0 */
-    uint32_t light_base_log, light_level; /* a light bootstrap key to make; 0 if none */
+    int has_light;             /* a light bootstrap key to make (cml_server_key_add_light) */
+    cml_params light;          /* its parameters, validated */
     cml_spec_stats stats;
 } cml_spec;
 

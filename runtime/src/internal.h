@@ -63,16 +63,20 @@ struct cml_server_key {
     uint32_t *ksk;        /* k*N * ks_level * (n+1) words, 32-bit torus; NULL if n = 0 */
     cml_cplx *bsk;        /* n * (k+1)*pbs_level * (k+1) * N/2 values (fftw_malloc); NULL if n = 0 */
     /* optional light bootstrap key (cml_server_key_add_light): a server key
-     * whose params differ only in pbs_base_log/pbs_level, sharing this
-     * key's ksk (light->ksk_borrowed); NULL if none */
+     * whose params differ in k, N (k N at most this key's; its GLWE key is
+     * the start of this one's), glwe_noise_std, precision and the bootstrap
+     * decomposition, sharing this key's ksk (light->ksk_borrowed, which
+     * keyswitches from this key's k N); NULL if none */
     struct cml_server_key *light;
     int ksk_borrowed;
 };
 
-/* The parameters of a light bootstrap key: main's with (base_log, level)
- * as its bootstrap decomposition, validated. */
-cml_status cml_server_key_light_params(const cml_params *main, uint32_t base_log,
-                                       uint32_t level, cml_params *out);
+/* cml_pbs_batch keyswitching with sk and bootstrapping with bk (sk or
+ * sk->light); outputs are sk-sized ciphertexts. */
+cml_status cml_pbs_batch_on(cml_context *ctx, const cml_server_key *sk, const cml_server_key *bk,
+                            const cml_lut *const *luts, size_t lut_count, uint64_t *out,
+                            const uint64_t *in, size_t count);
+
 
 struct cml_ct {
     cml_params params;

@@ -15,6 +15,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +393,43 @@ cml_status cml_params_validate(cml_params *p) {
                   cml_secure_noise_std((uint32_t)cml_big_dim(p)));
     if (s != CML_OK) return s;
     return check_norm2_and_fill(p);
+}
+
+/* ---- a light bootstrap key's set ---------------------------------------------- */
+
+cml_status cml_params_light(const cml_params *main, uint32_t k, uint32_t N, uint32_t base_log,
+                            uint32_t level, cml_params *out) {
+    if (main->lwe_dimension == 0)
+        return cml_error(CML_ERR_ARG, "a light bootstrap key: %s", CML_NO_BOOTSTRAP_MSG);
+    if (k == main->glwe_dimension && N == main->polynomial_size &&
+        base_log == main->pbs_base_log && level == main->pbs_level)
+        return cml_error(CML_ERR_ARG, "a light bootstrap key with the main key's shape (k %u, "
+                                      "N %u, base 2^%u x %u levels) would only duplicate it",
+                         k, N, base_log, level);
+    if (k == 0 || N == 0 || (uint64_t)k * N > cml_big_dim(main))
+        return cml_error(CML_ERR_ARG, "a light bootstrap key's GLWE key is the start of the "
+                                      "main one: k N = %llu must be within 1..%zu",
+                         (unsigned long long)k * N, cml_big_dim(main));
+    *out = *main;
+    out->glwe_dimension = k;
+    out->polynomial_size = N;
+    out->pbs_base_log = base_log;
+    out->pbs_level = level;
+    if ((uint64_t)k * N != cml_big_dim(main)) out->glwe_noise_std = cml_secure_noise_std(k * N);
+    /* as many bits as its N gives, up to the main set's */
+    while (out->precision > 1 && N < (1u << out->precision)) out->precision--;
+    if (cml_params_validate(out) != CML_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", cml_last_error());
+        return cml_error(CML_ERR_ARG, "a light bootstrap key: %s", msg);
+    }
+    return CML_OK;
+}
+
+double cml_params_cost_pbs(const cml_params *p) {
+    if (!p) return NAN;
+    if (is_linear(p)) return 0.0;
+    return (double)p->lwe_dimension * cost_cmux(p->glwe_dimension, p->polynomial_size, p->pbs_level);
 }
 
 /* ---- the search ---------------------------------------------------------------------

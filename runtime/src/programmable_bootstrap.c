@@ -157,8 +157,10 @@ static void blind_rotate(const cml_server_key *sk, const cml_fft *fft,
 }
 
 /* Sample extraction of coefficient 0 of acc: an LWE ciphertext under the
- * flattened GLWE key (a'_{c,0} = A_c[0], a'_{c,j} = -A_c[N-j]). */
-static void sample_extract(const cml_params *p, const uint64_t *acc, uint64_t *out) {
+ * flattened GLWE key (a'_{c,0} = A_c[0], a'_{c,j} = -A_c[N-j]), written as
+ * one of `dim` mask words: a light key's k N is the start of the main key,
+ * so the mask words past it are 0. */
+static void sample_extract(const cml_params *p, const uint64_t *acc, uint64_t *out, size_t dim) {
     const uint32_t k = p->glwe_dimension, N = p->polynomial_size;
     for (uint32_t c = 0; c < k; c++) {
         const uint64_t *A = acc + (size_t)c * N;
@@ -166,7 +168,8 @@ static void sample_extract(const cml_params *p, const uint64_t *acc, uint64_t *o
         o[0] = A[0];
         for (uint32_t j = 1; j < N; j++) o[j] = (uint64_t)0 - A[N - j];
     }
-    out[(size_t)k * N] = acc[(size_t)k * N];
+    memset(out + (size_t)k * N, 0, (dim - (size_t)k * N) * sizeof *out);
+    out[dim] = acc[(size_t)k * N];
 }
 
 cml_status cml_blind_rotate_acc(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut,
@@ -203,7 +206,8 @@ cml_status cml_pbs(cml_context *ctx, const cml_server_key *sk, const cml_lut *lu
 }
 
 typedef struct batch_job {
-    const cml_server_key *sk;
+    const cml_server_key *sk; /* keyswitch, ciphertext sizes */
+    const cml_server_key *bk; /* bootstrap: sk or its light key */
     const cml_fft *fft;
     const cml_lut *const *luts;
     size_t lut_count;
@@ -215,9 +219,9 @@ typedef struct batch_job {
 
 static void batch_task(void *arg, size_t t, unsigned worker) {
     batch_job *job = arg;
-    const cml_params *p = &job->sk->params;
-    const size_t sz = cml_lwe_size(p), n1 = p->lwe_dimension + 1;
-    const size_t acc_words = (size_t)(p->glwe_dimension + 1) * p->polynomial_size;
+    const cml_params *bp = &job->bk->params;
+    const size_t sz = cml_lwe_size(&job->sk->params), n1 = bp->lwe_dimension + 1;
+    const size_t acc_words = (size_t)(bp->glwe_dimension + 1) * bp->polynomial_size;
     pbs_scratch *s = &job->scratch[worker];
     size_t first = t * job->group, count = job->count - first;
     if (count > job->group) count = job->group;
@@ -226,9 +230,9 @@ static void batch_task(void *arg, size_t t, unsigned worker) {
      * in-place batches (out == in) are safe */
     cml_keyswitch_group(job->sk, s->small, n1, job->in + first * sz, sz, count);
     for (size_t g = 0; g < count; g++) luts[g] = job->luts[job->lut_count == 1 ? 0 : first + g];
-    blind_rotate(job->sk, job->fft, luts, count, s);
+    blind_rotate(job->bk, job->fft, luts, count, s);
     for (size_t g = 0; g < count; g++)
-        sample_extract(p, s->acc + g * acc_words, job->out + (first + g) * sz);
+        sample_extract(bp, s->acc + g * acc_words, job->out + (first + g) * sz, sz - 1);
 }
 
 /* Group size: enough ciphertexts per pass over the bootstrap key to make
@@ -245,7 +249,13 @@ static size_t group_size(const cml_params *p, size_t count, unsigned workers) {
 
 cml_status cml_pbs_batch(cml_context *ctx, const cml_server_key *sk, const cml_lut *const *luts,
                          size_t lut_count, uint64_t *out, const uint64_t *in, size_t count) {
-    if (!ctx || !sk || !luts || !out || (!in && count))
+    return cml_pbs_batch_on(ctx, sk, sk, luts, lut_count, out, in, count);
+}
+
+cml_status cml_pbs_batch_on(cml_context *ctx, const cml_server_key *sk, const cml_server_key *bk,
+                            const cml_lut *const *luts, size_t lut_count, uint64_t *out,
+                            const uint64_t *in, size_t count) {
+    if (!ctx || !sk || !bk || !luts || !out || (!in && count))
         return cml_error(CML_ERR_ARG, "cml_pbs_batch: NULL argument");
     if (sk->params.lwe_dimension == 0)
         return cml_error(CML_ERR_ARG, "cml_pbs_batch: %s", CML_NO_BOOTSTRAP_MSG);
@@ -254,24 +264,24 @@ cml_status cml_pbs_batch(cml_context *ctx, const cml_server_key *sk, const cml_l
                          lut_count, count, count);
     for (size_t i = 0; i < lut_count; i++) {
         if (!luts[i]) return cml_error(CML_ERR_ARG, "cml_pbs_batch: table %zu is NULL", i);
-        cml_status st = check_pbs_args(sk, luts[i]);
+        cml_status st = check_pbs_args(bk, luts[i]);
         if (st) return st;
     }
     if (count == 0) return CML_OK;
     const cml_fft *fft;
-    cml_status st = cml_context_fft(ctx, sk->params.polynomial_size, &fft);
+    cml_status st = cml_context_fft(ctx, bk->params.polynomial_size, &fft);
     if (st) return st;
     const unsigned threads = cml_context_threads(ctx);
-    const size_t group = group_size(&sk->params, count, threads);
+    const size_t group = group_size(&bk->params, count, threads);
     const size_t tasks = (count + group - 1) / group;
     /* parallel_for hands out worker indices up to threads-1, whatever tasks is */
     unsigned workers = tasks == 1 ? 1 : threads;
     pbs_scratch *scratch = calloc(workers, sizeof *scratch);
     if (!scratch) return cml_error(CML_ERR_NOMEM, "out of memory allocating bootstrap scratch");
     for (unsigned w = 0; w < workers && !st; w++)
-        st = scratch_alloc(&sk->params, fft, (uint32_t)group, &scratch[w]);
+        st = scratch_alloc(&bk->params, fft, (uint32_t)group, &scratch[w]);
     if (!st) {
-        batch_job job = {sk, fft, luts, lut_count, out, in, count, group, scratch};
+        batch_job job = {sk, bk, fft, luts, lut_count, out, in, count, group, scratch};
         if (workers == 1) {
             for (size_t t = 0; t < tasks; t++) batch_task(&job, t, 0);
         } else {

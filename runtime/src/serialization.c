@@ -31,8 +31,8 @@
 #define FORMAT_VERSION 1u
 #define HEADER_BYTES 96u
 /* A server key's optional light bootstrap key follows its main keys: u32
- * base_log, u32 level, then its Fourier values (cml_server_key_add_light). */
-#define LIGHT_HEAD_BYTES 8u
+ * k, N, base_log, level, then its Fourier values (cml_server_key_add_light). */
+#define LIGHT_HEAD_BYTES 16u
 #define CHECKSUM_BYTES 32u
 /* No legitimate object comes near this; it bounds what a header can make us
  * allocate or hash. */
@@ -305,8 +305,11 @@ cml_status cml_server_key_serialize(const cml_server_key *sk, uint8_t **buf, siz
     w = put_words(w, sk->ksk, ksk, 4);
     w = put_words(w, sk->bsk, 2 * bsk, 8); /* re, im of each value */
     if (sk->light) {
-        w = put_u32(w, sk->light->params.pbs_base_log);
-        w = put_u32(w, sk->light->params.pbs_level);
+        const cml_params *lp = &sk->light->params;
+        w = put_u32(w, lp->glwe_dimension);
+        w = put_u32(w, lp->polynomial_size);
+        w = put_u32(w, lp->pbs_base_log);
+        w = put_u32(w, lp->pbs_level);
         put_words(w, sk->light->bsk, 2 * light_values, 8);
     }
     finish_blob(blob, total);
@@ -341,6 +344,12 @@ typedef struct header {
     uint64_t payload_len;
     const uint8_t *payload;
 } header;
+
+/* The light bootstrap key's parameters from its section header. */
+static cml_status light_head(const cml_params *main, const uint8_t *h, cml_params *lp) {
+    return cml_params_light(main, get_u32(h), get_u32(h + 4), get_u32(h + 8),
+                                       get_u32(h + 12), lp);
+}
 
 /* Everything that can be checked without allocating: magic, version, kind,
  * parameters, fingerprint, payload length against the parameters and the
@@ -418,7 +427,7 @@ static cml_status read_header(const uint8_t *buf, size_t len, uint32_t want, hea
                                  (unsigned long long)plen, (unsigned long long)want_len);
             const uint8_t *lh = buf + HEADER_BYTES + want_len;
             cml_params lp;
-            if (cml_server_key_light_params(&p, get_u32(lh), get_u32(lh + 4), &lp) != CML_OK) {
+            if (light_head(&p, lh, &lp) != CML_OK) {
                 char msg[400];
                 snprintf(msg, sizeof msg, "%s", cml_last_error());
                 return cml_error(CML_ERR_FORMAT,
@@ -524,8 +533,7 @@ cml_status cml_server_key_deserialize(cml_context *ctx, const uint8_t *buf, size
     if ((st = check_bsk(sk, "bootstrap key"))) goto fail;
     if (rest < h.payload + h.payload_len) { /* the light key read_header sized */
         cml_params lp;
-        if ((st = cml_server_key_light_params(&h.params, get_u32(rest), get_u32(rest + 4), &lp)))
-            goto fail;
+        if ((st = light_head(&h.params, rest, &lp))) goto fail;
         if ((st = cml_server_key_alloc(&lp, sk->ksk, &sk->light))) goto fail;
         get_words(sk->light->bsk, rest + LIGHT_HEAD_BYTES, 2 * cml_bsk_fourier_values(&lp), 8);
         if ((st = check_bsk(sk->light, "light bootstrap key"))) goto fail;

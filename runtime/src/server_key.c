@@ -104,9 +104,9 @@ static void bsk_task(void *arg, size_t i, unsigned worker) {
         cml_fft_forward_torus(job->fft, dst + poly * h, ggsw + poly * N);
 }
 
-/* Keys for `params` (the client key's, or a copy with another bootstrap
- * decomposition) from ck's secret keys; the keyswitch key too unless
- * borrow_ksk gives one to share. */
+/* Keys for `params` (the client key's, or a light key's: the GLWE key is
+ * then the first k*N coefficients of ck's) from ck's secret keys; the
+ * keyswitch key too unless borrow_ksk gives one to share. */
 static cml_status keygen(cml_context *ctx, const cml_client_key *ck, const cml_params *p,
                          uint32_t *borrow_ksk, cml_server_key **out) {
     const cml_fft *fft;
@@ -175,34 +175,16 @@ cml_status cml_server_key_create(cml_context *ctx, const cml_client_key *ck, cml
     return keygen(ctx, ck, p, NULL, out);
 }
 
-cml_status cml_server_key_light_params(const cml_params *main, uint32_t base_log, uint32_t level,
-                                       cml_params *out) {
-    if (main->lwe_dimension == 0)
-        return cml_error(CML_ERR_ARG, "a light bootstrap key: %s", CML_NO_BOOTSTRAP_MSG);
-    if (base_log == main->pbs_base_log && level == main->pbs_level)
-        return cml_error(CML_ERR_ARG, "a light bootstrap key with the main key's decomposition "
-                                      "(base 2^%u x %u levels) would only duplicate it",
-                         base_log, level);
-    *out = *main;
-    out->pbs_base_log = base_log;
-    out->pbs_level = level;
-    if (cml_params_validate(out) != CML_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", cml_last_error());
-        return cml_error(CML_ERR_ARG, "a light bootstrap key: %s", msg);
-    }
-    return CML_OK;
-}
-
 cml_status cml_server_key_add_light(cml_context *ctx, const cml_client_key *ck,
-                                    cml_server_key *sk, uint32_t base_log, uint32_t level) {
+                                    cml_server_key *sk, uint32_t k, uint32_t N,
+                                    uint32_t base_log, uint32_t level) {
     if (!ctx || !ck || !sk) return cml_error(CML_ERR_ARG, "cml_server_key_add_light: NULL argument");
     if (cml_params_fingerprint(&ck->params) != cml_params_fingerprint(&sk->params))
         return cml_error(CML_ERR_MISMATCH,
                          "cml_server_key_add_light: the server key was not made for this client "
                          "key's parameters");
     cml_params lp;
-    cml_status st = cml_server_key_light_params(&sk->params, base_log, level, &lp);
+    cml_status st = cml_params_light(&sk->params, k, N, base_log, level, &lp);
     if (st) return st;
     cml_server_key *light;
     if ((st = keygen(ctx, ck, &lp, sk->ksk, &light))) return st;
@@ -211,10 +193,8 @@ cml_status cml_server_key_add_light(cml_context *ctx, const cml_client_key *ck,
     return CML_OK;
 }
 
-void cml_server_key_light(const cml_server_key *sk, uint32_t *base_log, uint32_t *level) {
-    const cml_server_key *l = sk ? sk->light : NULL;
-    if (base_log) *base_log = l ? l->params.pbs_base_log : 0;
-    if (level) *level = l ? l->params.pbs_level : 0;
+const cml_params *cml_server_key_light(const cml_server_key *sk) {
+    return sk && sk->light ? &sk->light->params : NULL;
 }
 
 size_t cml_server_key_light_bytes(const cml_server_key *sk) {

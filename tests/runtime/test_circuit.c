@@ -105,7 +105,7 @@ static void test_parse_valid(void) {
     CU_ASSERT_EQUAL(s.params.log2_p_error, -40.5);
     CU_ASSERT(s.stats.tlu_count == 1 && s.stats.pbs_count == 32 && s.stats.has_p_error);
     CU_ASSERT_EQUAL(s.stats.log2_p_error_circuit, -35.5);
-    CU_ASSERT(s.light_base_log == 0 && s.light_level == 0);
+    CU_ASSERT(!s.has_light);
     cml_spec_free(&s);
     cml_spec_free(&s); /* emptied: harmless twice */
     /* the same input quantized per feature */
@@ -129,7 +129,16 @@ static void test_parse_valid(void) {
     /* a light bootstrap key for the rounds (base_spec has none) */
     const char *lk = mutate("  pbs_level: 2\n", "  pbs_level: 2\n  light_base_log: 23\n  light_level: 1\n");
     CU_ASSERT_EQUAL_FATAL(cml_spec_parse(lk, strlen(lk), "lk.yaml", &s), CML_OK);
-    CU_ASSERT(s.light_base_log == 23 && s.light_level == 1);
+    CU_ASSERT(s.has_light && s.light.pbs_base_log == 23 && s.light.pbs_level == 1);
+    CU_ASSERT(s.light.glwe_dimension == s.params.glwe_dimension &&
+              s.light.polynomial_size == s.params.polynomial_size);
+    cml_spec_free(&s);
+    /* ... and one with a smaller GLWE key (the start of the main one) */
+    lk = mutate("  pbs_level: 2\n", "  pbs_level: 2\n  light_base_log: 23\n  light_level: 1\n"
+                                    "  light_glwe_dimension: 2\n  light_polynomial_size: 1024\n");
+    CU_ASSERT_EQUAL_FATAL(cml_spec_parse(lk, strlen(lk), "lk.yaml", &s), CML_OK);
+    CU_ASSERT(s.has_light && s.light.glwe_dimension == 2 && s.light.polynomial_size == 1024);
+    CU_ASSERT(s.light.glwe_noise_std == cml_secure_noise_std(2048));
     cml_spec_free(&s);
 
     /* optional parts: no params, no log2 figures, no quant, scalars,
@@ -184,6 +193,15 @@ static void test_parse_errors(void) {
          "at most 53 bits"},
         {"  pbs_level: 2\n", "  pbs_level: 2\n  light_base_log: 15\n  light_level: 2\n",
          "would only duplicate it"},
+        {"  pbs_level: 2\n", "  pbs_level: 2\n  light_glwe_dimension: 1\n",
+         "light_glwe_dimension and light_polynomial_size go together"},
+        {"  pbs_level: 2\n",
+         "  pbs_level: 2\n  light_glwe_dimension: 1\n  light_polynomial_size: 1024\n",
+         "need light_base_log and light_level"},
+        {"  pbs_level: 2\n",
+         "  pbs_level: 2\n  light_base_log: 23\n  light_level: 1\n  light_glwe_dimension: 2\n"
+         "  light_polynomial_size: 32768\n",
+         "the start of the main one"},
         {"name: \"iris\"", "name: \"iris\"\nname: \"again\"", "key 'name' appears twice"},
         {"    signed: true\n    range: [0, 15]", "    range: [0, 15]", "missing key 'signed'"},
         /* kinds and values */

@@ -111,11 +111,10 @@ const cml_tensor_spec *cml_circuit_output(const cml_circuit *c, size_t k);
 /* The TFHE parameters, or NULL when the spec has none (compiled before
  * parameter selection). Their fingerprint was checked against the spec's. */
 const cml_params *cml_circuit_params(const cml_circuit *c);
-/* The light bootstrap key the compiler sized the rounds for (its
- * decomposition; 0, 0 if none): cml_circuit_keygen makes it
- * (cml_server_key_add_light). A server key without it still runs the
- * circuit, exactly, only slower. */
-void cml_circuit_light(const cml_circuit *c, uint32_t *base_log, uint32_t *level);
+/* The parameters of the light bootstrap key the compiler sized the rounds
+ * for (NULL if none): cml_circuit_keygen makes it (cml_server_key_add_light).
+ * A server key without it still runs the circuit, exactly, only slower. */
+const cml_params *cml_circuit_light(const cml_circuit *c);
 const cml_spec_stats *cml_circuit_stats(const cml_circuit *c);
 
 /* Runs the clear twin: exactly `cmlc --simulate` on integers. in[k] holds

@@ -134,6 +134,17 @@ double cml_noise_modswitch_centered(const cml_params *params);
 /* Predicted log2 probability that one PBS with input norm2 decodes wrongly
  * (a set without bootstrap: that a decryption of such a sum does). */
 double cml_params_log2_p_error(const cml_params *params, double norm2);
+/* The cost model's figure for one bootstrap alone (the set's `cost` less
+ * its keyswitch). */
+double cml_params_cost_pbs(const cml_params *params);
+/* The set of a light bootstrap key (cml_server_key_add_light) for the main
+ * set `main`: main's with GLWE dimension k and polynomial size N (k N at
+ * most main's: its GLWE key is the start of the main one; when k N is
+ * smaller, glwe_noise_std is the secure one for k N), precision at most
+ * log2 N, and bootstrap decomposition (base_log, level), validated. The
+ * keyswitch stays main's. */
+cml_status cml_params_light(const cml_params *main, uint32_t k, uint32_t N, uint32_t base_log,
+                            uint32_t level, cml_params *out);
 /* A stable 64-bit fingerprint of the cryptographic fields of a set. */
 uint64_t cml_params_fingerprint(const cml_params *params);
 
@@ -176,17 +187,23 @@ const cml_params *cml_server_key_params(const cml_server_key *sk);
 size_t cml_server_key_bsk_bytes(const cml_server_key *sk);
 size_t cml_server_key_ksk_bytes(const cml_server_key *sk);
 
-/* A second, "light" bootstrap key of the same secret keys with another
- * gadget decomposition (typically fewer levels: cheaper, noisier
- * bootstraps), which cml_circuit_round uses for its bootstraps when present
- * (a compiler that sizes parameters for it records it in the circuit spec;
- * docs/params.md). Made by the client, who holds the secret keys; sk must
- * come from ck. base_log * level <= 53 and the decomposition must differ
- * from the main one; replaces a previous light key. */
+/* A second, "light" bootstrap key of the same small key, which
+ * cml_circuit_round uses for its bootstraps when present (a compiler that
+ * sizes parameters for it records it in the circuit spec; docs/params.md).
+ * Its GLWE key is the first k*N coefficients of the main one (flattened),
+ * so it may be smaller than the main key (k * N <= the main k * N) and take
+ * another gadget decomposition: cheaper, noisier bootstraps. Its outputs
+ * are main-key ciphertexts (the mask is zero past k * N); its inputs go
+ * through the main keyswitch key. Made by the client, who holds the secret
+ * keys; sk must come from ck. base_log * level <= 53, N >= 8, and (k, N,
+ * base_log, level) must differ from the main key's; replaces a previous
+ * light key. */
 cml_status cml_server_key_add_light(cml_context *ctx, const cml_client_key *ck,
-                                    cml_server_key *sk, uint32_t base_log, uint32_t level);
-/* Its decomposition (0, 0 without one) and bytes. */
-void cml_server_key_light(const cml_server_key *sk, uint32_t *base_log, uint32_t *level);
+                                    cml_server_key *sk, uint32_t k, uint32_t N,
+                                    uint32_t base_log, uint32_t level);
+/* The light key's parameters (NULL without one: then the main key does
+ * it all) and its bytes. */
+const cml_params *cml_server_key_light(const cml_server_key *sk);
 size_t cml_server_key_light_bytes(const cml_server_key *sk);
 
 /* ---- plaintext encoding ---------------------------------------------------- */
