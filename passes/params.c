@@ -528,7 +528,13 @@ static bool choose_round_chunks(ir_module *m, diag_ctx *d, const pass_opts *o) {
         if (!collect(m, NULL, &r) || r.precision > (int)CML_PRECISION_MAX) continue;
         if (!target(d, o, r.pbs_count, &trial)) return false;
         if (choose(m, &r, trial.p_error, &rq, &cp, &pbs_needs, &out) != CML_OK) continue;
+        /* the rounds' PBS at the light key's cost when there is one */
+        trial.params = cp;
+        choose_light(&rq, pbs_needs, trial.p_error, &trial);
         double total = cp.cost * (double)r.pbs_count;
+        if (trial.has_light)
+            total -= (cml_params_cost_pbs(&cp) - cml_params_cost_pbs(&trial.light)) *
+                     (double)trial.light_pbs;
         if (total < best_cost * (1 - 1e-9)) {
             best_cost = total;
             best = limit;
