@@ -63,54 +63,77 @@ static void poly_rotate(uint64_t *restrict out, const uint64_t *restrict in, uin
     int neg = r >= N;
     if (neg) r -= N;
     /* coefficients [0, N-r) move up by r; the rest wrap to the bottom negated */
-    for (uint32_t j = 0; j < r; j++) out[j] = neg ? in[j + N - r] : (uint64_t)0 - in[j + N - r];
-    for (uint32_t j = r; j < N; j++) out[j] = neg ? (uint64_t)0 - in[j - r] : in[j - r];
+    const uint64_t *wrap = in + (N - r);
+    uint64_t *hi = out + r;
+    for (size_t j = 0; j < r; j++) out[j] = neg ? wrap[j] : (uint64_t)0 - wrap[j];
+    for (size_t j = 0; j < (size_t)N - r; j++) hi[j] = neg ? (uint64_t)0 - in[j] : in[j];
 }
 
 /* st[j] = decomp_round((X^r in - in)[j]): rotation, subtraction and the
  * decomposition's rounding in one pass, split at the wrap point so both
- * halves are straight vectorisable loops. r in [1, 2N). */
+ * halves are straight vectorisable loops (on size_t counts and shifted
+ * pointers: with 32-bit `j - r` indices the compiler cannot prove the loads
+ * contiguous and falls back to gathers). r in [1, 2N). */
 static void rotate_sub_round(uint64_t *restrict st, const uint64_t *restrict in, uint32_t N,
                              uint32_t r, uint32_t total) {
     const int neg = r >= N;
     if (neg) r -= N;
-    const uint64_t *wrap = in + N - r; /* source of coefficients j < r */
+    /* coefficients j < r come from in[N - r + j], the rest from in[j - r] */
+    const uint64_t *restrict wrap = in + (N - r), *restrict cur = in + r;
+    uint64_t *restrict hi = st + r;
+    const size_t nw = r, nr = (size_t)N - r;
     if (!neg) {
-        for (uint32_t j = 0; j < r; j++) st[j] = decomp_round((uint64_t)0 - wrap[j] - in[j], total);
-        for (uint32_t j = r; j < N; j++) st[j] = decomp_round(in[j - r] - in[j], total);
+        for (size_t j = 0; j < nw; j++) st[j] = decomp_round((uint64_t)0 - wrap[j] - in[j], total);
+        for (size_t j = 0; j < nr; j++) hi[j] = decomp_round(in[j] - cur[j], total);
     } else {
-        for (uint32_t j = 0; j < r; j++) st[j] = decomp_round(wrap[j] - in[j], total);
-        for (uint32_t j = r; j < N; j++) st[j] = decomp_round((uint64_t)0 - in[j - r] - in[j], total);
+        for (size_t j = 0; j < nw; j++) st[j] = decomp_round(wrap[j] - in[j], total);
+        for (size_t j = 0; j < nr; j++) hi[j] = decomp_round((uint64_t)0 - in[j] - cur[j], total);
     }
 }
 
 /* Peels one digit off every coefficient's state and writes the folded,
- * twisted complex vector of that digit polynomial. */
+ * twisted complex vector of that digit polynomial. Meanwhile it prefetches
+ * pf_bytes at pf (NULL: none), spread over the loop: the bootstrap key
+ * rows the next CMux multiplies by, fetched from memory while this one
+ * computes instead of when the products ask for them. */
 static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, size_t h,
-                              uint32_t bl, const cml_cplx *restrict tw) {
+                              uint32_t bl, const cml_cplx *restrict tw, const char *pf,
+                              size_t pf_bytes) {
+    enum { BLOCK = 16 };
     uint64_t *restrict lo = st, *restrict hi = st + h;
-    for (size_t j = 0; j < h; j++) {
-        double re = (double)decomp_next_digit(&lo[j], bl);
-        double im = (double)decomp_next_digit(&hi[j], bl);
-        out[j].re = re * tw[j].re - im * tw[j].im;
-        out[j].im = re * tw[j].im + im * tw[j].re;
+    /* bytes per block, in whole lines (prefetching past the end is harmless:
+     * a prefetch never faults) */
+    const size_t step = pf ? (pf_bytes / ((h + BLOCK - 1) / BLOCK) + 63) & ~(size_t)63 : 0;
+    for (size_t j0 = 0; j0 < h; j0 += BLOCK) {
+        for (size_t o = 0; o < step; o += 64) __builtin_prefetch(pf + o, 0, 3);
+        pf += step;
+        const size_t end = j0 + BLOCK < h ? j0 + BLOCK : h;
+        for (size_t j = j0; j < end; j++) {
+            double re = (double)decomp_next_digit(&lo[j], bl);
+            double im = (double)decomp_next_digit(&hi[j], bl);
+            out[j].re = re * tw[j].re - im * tw[j].im;
+            out[j].im = re * tw[j].im + im * tw[j].re;
+        }
     }
 }
 
-/* acc += ExtProd(ggsw, X^r acc - acc) */
+/* acc += ExtProd(ggsw, X^r acc - acc); next: the GGSW the following CMux
+ * uses, to prefetch (NULL: none) */
 static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
-                        uint32_t r, uint64_t *acc, pbs_scratch *s) {
+                        const cml_cplx *next, uint32_t r, uint64_t *acc, pbs_scratch *s) {
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
     const uint32_t bl = p->pbs_base_log;
-    const size_t h = fft->half;
+    const size_t h = fft->half, row_bytes = (size_t)k1 * h * sizeof(cml_cplx);
     for (uint32_t c = 0; c < k1; c++) {
         rotate_sub_round(s->diff, acc + (size_t)c * N, N, r, bl * l);
         /* digits come out least significant level first */
         for (uint32_t lev = l; lev >= 1; lev--) {
             cml_cplx *d = s->digits + h;
-            digits_fold_twist(s->digits, s->diff, h, bl, fft->twist);
+            const size_t at = ((size_t)c * l + (lev - 1)) * k1 * h;
+            digits_fold_twist(s->digits, s->diff, h, bl, fft->twist,
+                              next ? (const char *)(next + at) : NULL, row_bytes);
             cml_fft_forward_oop(fft, s->digits, d);
-            const cml_cplx *row = ggsw + ((size_t)c * l + (lev - 1)) * k1 * h;
+            const cml_cplx *row = ggsw + at;
             if (c == 0 && lev == l) {
                 for (uint32_t o = 0; o < k1; o++) cml_fft_mul(fft, s->facc + o * h, d, row + o * h);
             } else {
@@ -149,9 +172,14 @@ static void blind_rotate(const cml_server_key *sk, const cml_fft *fft,
     const size_t ggsw_values = cml_ggsw_fourier_values(p);
     for (uint32_t i = 0; i < n; i++) {
         const cml_cplx *ggsw = sk->bsk + i * ggsw_values;
+        /* the group's first CMux on this GGSW prefetches the next one */
+        const cml_cplx *next = i + 1 < n ? ggsw + ggsw_values : NULL;
         for (size_t g = 0; g < count; g++) {
             uint32_t a = cml_modswitch(s->small[g * (n + 1) + i], log2_2n);
-            if (a) cmux_rotate(p, fft, ggsw, a, s->acc + g * acc_words, s);
+            if (a) {
+                cmux_rotate(p, fft, ggsw, next, a, s->acc + g * acc_words, s);
+                next = NULL;
+            }
         }
     }
 }
