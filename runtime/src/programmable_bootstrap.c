@@ -93,7 +93,7 @@ static void rotate_sub_round(uint64_t *restrict st, const uint64_t *restrict in,
 
 /* Peels one digit off every coefficient's state and writes the folded,
  * twisted complex vector of that digit polynomial. Meanwhile it prefetches
- * pf_bytes at pf (NULL: none), spread over the loop: the bootstrap key
+ * pf_bytes at pf (0: none), spread over the loop: the bootstrap key
  * rows the next CMux multiplies by, fetched from memory while this one
  * computes instead of when the products ask for them. */
 static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, size_t h,
@@ -101,12 +101,12 @@ static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, siz
                               size_t pf_bytes) {
     enum { BLOCK = 16 };
     uint64_t *restrict lo = st, *restrict hi = st + h;
-    /* bytes per block, in whole lines (prefetching past the end is harmless:
-     * a prefetch never faults) */
-    const size_t step = pf ? (pf_bytes / ((h + BLOCK - 1) / BLOCK) + 63) & ~(size_t)63 : 0;
+    /* bytes per block of j, in whole lines; `off` never passes pf_bytes */
+    const size_t step = (pf_bytes / ((h + BLOCK - 1) / BLOCK) + 63) & ~(size_t)63;
+    size_t off = 0;
     for (size_t j0 = 0; j0 < h; j0 += BLOCK) {
-        for (size_t o = 0; o < step; o += 64) __builtin_prefetch(pf + o, 0, 3);
-        pf += step;
+        for (const size_t stop = off + step < pf_bytes ? off + step : pf_bytes; off < stop; off += 64)
+            __builtin_prefetch(pf + off, 0, 3);
         const size_t end = j0 + BLOCK < h ? j0 + BLOCK : h;
         for (size_t j = j0; j < end; j++) {
             double re = (double)decomp_next_digit(&lo[j], bl);
@@ -131,7 +131,7 @@ static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx 
             cml_cplx *d = s->digits + h;
             const size_t at = ((size_t)c * l + (lev - 1)) * k1 * h;
             digits_fold_twist(s->digits, s->diff, h, bl, fft->twist,
-                              next ? (const char *)(next + at) : NULL, row_bytes);
+                              next ? (const char *)(next + at) : NULL, next ? row_bytes : 0);
             cml_fft_forward_oop(fft, s->digits, d);
             const cml_cplx *row = ggsw + at;
             if (c == 0 && lev == l) {
