@@ -597,22 +597,6 @@ static bool name_ok(const char *n) {
     return true;
 }
 
-/* Bytes of a serialized server key of these parameters (docs/serialization.md):
- * the 96-byte header, 4 bytes per keyswitch-key word, 16 per bootstrap-key
- * complex value, the 32-byte checksum; with a light bootstrap key, its
- * 16-byte header and its values after the main keys. */
-static uint64_t bsk_bytes(const cml_params *p) {
-    uint64_t k1 = p->glwe_dimension + 1u;
-    return 16 * (uint64_t)p->lwe_dimension * k1 * k1 * p->pbs_level * (p->polynomial_size / 2);
-}
-
-static size_t server_key_bytes(const cml_params *p, const cml_params *light) {
-    uint64_t ksk = 4 * (uint64_t)p->glwe_dimension * p->polynomial_size * p->ks_level *
-                   (p->lwe_dimension + 1u);
-    uint64_t total = 128 + ksk + bsk_bytes(p) + (light ? 16 + bsk_bytes(light) : 0);
-    return total > SIZE_MAX ? SIZE_MAX : (size_t)total;
-}
-
 typedef struct options {
     const char **paths;
     size_t npaths;
@@ -728,7 +712,7 @@ static bool load_models(server *s, const options *o) {
             }
         }
         m->fingerprint = cml_params_fingerprint(p);
-        m->key_bytes = server_key_bytes(p, cml_circuit_light(c));
+        m->key_bytes = cml_server_key_file_bytes(p, cml_circuit_light(c));
         m->pbs_per_row = cml_circuit_stats(c) ? cml_circuit_stats(c)->pbs_count : 0;
     }
     return true;

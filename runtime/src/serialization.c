@@ -161,6 +161,24 @@ static int key_payload_bytes(uint32_t kind, const cml_params *p, uint64_t *bytes
     return add_u64(ksk, bsk, bytes);
 }
 
+/* A server key's payload: its keys, then the light bootstrap key's section
+ * when light is not NULL. */
+static int server_payload_bytes(const cml_params *p, const cml_params *light, uint64_t *bytes) {
+    if (!key_payload_bytes(KIND_SERVER_KEY, p, bytes)) return 0;
+    if (!light) return 1;
+    uint64_t lb;
+    return mul_u64(cml_bsk_fourier_values(light), 16, &lb) &&
+           add_u64(*bytes, LIGHT_HEAD_BYTES + lb, bytes);
+}
+
+size_t cml_server_key_file_bytes(const cml_params *params, const cml_params *light) {
+    uint64_t payload;
+    if (!params || !server_payload_bytes(params, light, &payload) ||
+        payload > SIZE_MAX - HEADER_BYTES - CHECKSUM_BYTES)
+        return SIZE_MAX;
+    return (size_t)(HEADER_BYTES + payload + CHECKSUM_BYTES);
+}
+
 /* ---- buffers handed to the caller ------------------------------------------------
  *
  * A serialized client key is the secret key, so cml_free() wipes before
@@ -293,10 +311,9 @@ cml_status cml_server_key_serialize(const cml_server_key *sk, uint8_t **buf, siz
     if (st) return st;
     const cml_params *p = &sk->params;
     uint64_t payload;
-    if (!key_payload_bytes(KIND_SERVER_KEY, p, &payload))
+    if (!server_payload_bytes(p, sk->light ? &sk->light->params : NULL, &payload))
         return cml_error(CML_ERR_ARG, "%s: server key size overflows", fn);
     const size_t light_values = sk->light ? cml_bsk_fourier_values(&sk->light->params) : 0;
-    if (sk->light) payload += LIGHT_HEAD_BYTES + (uint64_t)light_values * 16;
     uint8_t *blob;
     size_t total;
     if ((st = begin_blob(fn, KIND_SERVER_KEY, p, payload, &blob, &total))) return st;

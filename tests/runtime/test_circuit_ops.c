@@ -249,6 +249,7 @@ static void test_round_exact(void) {
             uint8_t *buf;
             size_t len;
             CU_ASSERT_EQUAL_FATAL(cml_server_key_serialize(f.sk, &buf, &len), CML_OK);
+            CU_ASSERT_EQUAL(len, cml_server_key_file_bytes(&f.params, cml_server_key_light(f.sk)));
             CU_ASSERT_EQUAL_FATAL(cml_server_key_deserialize(f.ctx, buf, len, &sk), CML_OK);
             /* a truncated light key is refused */
             cml_server_key *bad = NULL;

@@ -162,6 +162,7 @@ static void test_server_key_and_serialization(void) {
     size_t len;
     CU_ASSERT_EQUAL_FATAL(cml_server_key_serialize(sk, &b, &len), CML_OK);
     CU_ASSERT_EQUAL(len, 96 + 32);
+    CU_ASSERT_EQUAL(len, cml_server_key_file_bytes(&p, NULL));
     cml_server_key *sk2;
     CU_ASSERT_EQUAL_FATAL(cml_server_key_deserialize(ctx, b, len, &sk2), CML_OK);
     CU_ASSERT_EQUAL(cml_params_fingerprint(cml_server_key_params(sk2)), cml_params_fingerprint(&p));

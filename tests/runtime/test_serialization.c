@@ -75,6 +75,7 @@ static void fixture(void) {
     CU_ASSERT_EQUAL_FATAL(cml_encrypt(fx.ck, MSGS, NMSGS, BITS, &fx.ct), CML_OK);
     CU_ASSERT_EQUAL_FATAL(cml_client_key_serialize(fx.ck, &fx.blob[KIND_CK], &fx.len[KIND_CK]), CML_OK);
     CU_ASSERT_EQUAL_FATAL(cml_server_key_serialize(fx.sk, &fx.blob[KIND_SK], &fx.len[KIND_SK]), CML_OK);
+    CU_ASSERT_EQUAL(fx.len[KIND_SK], cml_server_key_file_bytes(&fx.p, NULL));
     CU_ASSERT_EQUAL_FATAL(cml_ct_serialize(fx.ct, &fx.blob[KIND_CT], &fx.len[KIND_CT]), CML_OK);
     atexit(fixture_free);
     fx.ready = 1;

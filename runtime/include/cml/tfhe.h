@@ -286,6 +286,10 @@ void cml_free(void *p);
 cml_status cml_client_key_serialize(const cml_client_key *ck, uint8_t **buf, size_t *len);
 cml_status cml_client_key_deserialize(const uint8_t *buf, size_t len, cml_client_key **out);
 cml_status cml_server_key_serialize(const cml_server_key *sk, uint8_t **buf, size_t *len);
+/* The length cml_server_key_serialize gives a server key of these
+ * parameters, with a light bootstrap key of the set `light` (NULL: none);
+ * SIZE_MAX if it does not fit. What a server expects a key upload to be. */
+size_t cml_server_key_file_bytes(const cml_params *params, const cml_params *light);
 cml_status cml_server_key_deserialize(cml_context *ctx, const uint8_t *buf, size_t len,
                                       cml_server_key **out);
 cml_status cml_ct_serialize(const cml_ct *ct, uint8_t **buf, size_t *len);
