@@ -321,18 +321,21 @@ static double light_log2_fail(const request *rq, size_t count, const cml_params 
  * often held by a wide lookup or a wide decrypted output. Every shape
  * (k, N, levels) cheaper by the cost model than the main bootstrap is
  * tried with its base of least noise; the cheapest under which every need
- * still holds wins. Only when the rounds are at least a quarter of the
- * bootstraps: the key costs the client its generation and the server its
- * memory, for a handful of PBS not worth it. */
+ * still holds wins, if it saves at least a tenth of the circuit's bootstrap
+ * work by the cost model: the key costs the client its generation and the
+ * server its memory, for a handful of cheaper PBS not worth it. */
 static void choose_light(const request *rq, size_t pbs_needs, double p_error, pass_params *pp) {
     const cml_params *cp = &pp->params;
     pp->has_light = false;
     pp->light_bytes = 0;
     pp->light_pbs = 0;
-    if (!rq->light_pbs || 4 * rq->light_pbs < rq->pbs_count || cp->lwe_dimension == 0) return;
+    if (!rq->light_pbs || cp->lwe_dimension == 0) return;
     const double lim = log2(p_error) + 1e-9;
     const uint64_t big = (uint64_t)cp->glwe_dimension * cp->polynomial_size;
-    double best_cost = cml_params_cost_pbs(cp);
+    const double main_cost = cml_params_cost_pbs(cp);
+    /* the light key must cost at most this per PBS to save a tenth */
+    double best_cost = main_cost * (1 - 0.1 * (double)rq->pbs_count / (double)rq->light_pbs);
+    if (!(best_cost > 0)) return;
     for (uint32_t k = 1; k <= big / 256; k++) {
         for (uint32_t N = 256; (uint64_t)k * N <= big; N *= 2) {
             for (uint32_t l = 1; l <= 53; l++) {
