@@ -10,9 +10,11 @@
  * The external product works in the Fourier domain: each of the k+1 input
  * polynomials is decomposed into `level` digit polynomials, each transformed
  * once; products with the Fourier BSK accumulate per output polynomial; one
- * inverse FFT per output polynomial. The rotation, subtraction, gadget
- * decomposition, folding and twisting are fused into one pass over the
- * accumulator, so the work beyond FFTW's is a few operations per coefficient.
+ * inverse FFT per output polynomial. With one level, the rotation,
+ * subtraction, gadget decomposition, folding and twisting are one pass over
+ * the accumulator (rotate_digit_twist); with more, the rotation and rounding
+ * are one pass and each level's digits, folding and twisting another. While
+ * the first CMux on a GGSW computes, it prefetches the next GGSW.
  * Hot functions take caller scratch (pbs_scratch) so batches allocate once
  * per worker. */
 #include "decomposition.h"
@@ -91,6 +93,25 @@ static void rotate_sub_round(uint64_t *restrict st, const uint64_t *restrict in,
     }
 }
 
+/* Prefetching the next CMux's key rows (pf_bytes at pf) spread over a pass
+ * of h coefficients in blocks of PF_BLOCK: `step` bytes (whole lines) per
+ * block, `*off` never past pf_bytes (0: nothing). */
+enum { PF_BLOCK = 16 };
+static inline size_t prefetch_step(size_t pf_bytes, size_t h) {
+    return (pf_bytes / ((h + PF_BLOCK - 1) / PF_BLOCK) + 63) & ~(size_t)63;
+}
+static inline void prefetch_block(const char *pf, size_t *off, size_t step, size_t pf_bytes) {
+    for (const size_t stop = *off + step < pf_bytes ? *off + step : pf_bytes; *off < stop; *off += 64)
+        __builtin_prefetch(pf + *off, 0, 3);
+}
+
+/* out = (re + i im) * tw */
+static inline void twist_store(cml_cplx *restrict out, double re, double im,
+                               const cml_cplx *restrict tw) {
+    out->re = re * tw->re - im * tw->im;
+    out->im = re * tw->im + im * tw->re;
+}
+
 /* Peels one digit off every coefficient's state and writes the folded,
  * twisted complex vector of that digit polynomial. Meanwhile it prefetches
  * pf_bytes at pf (0: none), spread over the loop: the bootstrap key
@@ -99,20 +120,59 @@ static void rotate_sub_round(uint64_t *restrict st, const uint64_t *restrict in,
 static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, size_t h,
                               uint32_t bl, const cml_cplx *restrict tw, const char *pf,
                               size_t pf_bytes) {
-    enum { BLOCK = 16 };
     uint64_t *restrict lo = st, *restrict hi = st + h;
-    /* bytes per block of j, in whole lines; `off` never passes pf_bytes */
-    const size_t step = (pf_bytes / ((h + BLOCK - 1) / BLOCK) + 63) & ~(size_t)63;
+    const size_t step = prefetch_step(pf_bytes, h);
     size_t off = 0;
-    for (size_t j0 = 0; j0 < h; j0 += BLOCK) {
-        for (const size_t stop = off + step < pf_bytes ? off + step : pf_bytes; off < stop; off += 64)
-            __builtin_prefetch(pf + off, 0, 3);
-        const size_t end = j0 + BLOCK < h ? j0 + BLOCK : h;
+    for (size_t j0 = 0; j0 < h; j0 += PF_BLOCK) {
+        prefetch_block(pf, &off, step, pf_bytes);
+        const size_t end = j0 + PF_BLOCK < h ? j0 + PF_BLOCK : h;
         for (size_t j = j0; j < end; j++) {
             double re = (double)decomp_next_digit(&lo[j], bl);
             double im = (double)decomp_next_digit(&hi[j], bl);
-            out[j].re = re * tw[j].re - im * tw[j].im;
-            out[j].im = re * tw[j].im + im * tw[j].re;
+            twist_store(&out[j], re, im, &tw[j]);
+        }
+    }
+}
+
+/* The one-level case in one pass: the folded, twisted digit polynomial of
+ * X^r in - in straight from in, no state written or read back (the top
+ * level's carry is dropped anyway). The half [0, h) and the half [h, N)
+ * each wrap at their own point, so [0, h) splits into at most three
+ * segments where both halves are plain shifted loads with a fixed sign.
+ * Prefetches as digits_fold_twist. r in [1, 2N). */
+static void rotate_digit_twist(cml_cplx *restrict out, const uint64_t *restrict in, uint32_t N,
+                               uint32_t r, uint32_t bl, const cml_cplx *restrict tw,
+                               const char *pf, size_t pf_bytes) {
+    const size_t h = N / 2;
+    const bool neg = r >= N;
+    if (neg) r -= N;
+    /* coefficient J < r comes from in[N - r + J] (wrapped), else in[J - r];
+     * the sign is - when exactly one of neg and wrapped holds */
+    const size_t lo_wrap = r < h ? r : h, hi_wrap = r > h ? r - h : 0;
+    const size_t cuts[4] = {0, lo_wrap < hi_wrap ? lo_wrap : hi_wrap,
+                            lo_wrap < hi_wrap ? hi_wrap : lo_wrap, h};
+    const size_t step = prefetch_step(pf_bytes, h);
+    size_t off = 0;
+    for (int seg = 0; seg < 3; seg++) {
+        const size_t a = cuts[seg], len = cuts[seg + 1] - a;
+        if (!len) continue;
+        const bool lw = a < lo_wrap, hw = a < hi_wrap;
+        const uint64_t *restrict ls = lw ? in + (N - r) + a : in + (a - r);
+        const uint64_t *restrict hs = hw ? in + (N - r) + h + a : in + (h + a - r);
+        const uint64_t *restrict lc = in + a, *restrict hc = in + h + a;
+        const uint64_t lm = neg != lw ? ~(uint64_t)0 : 0, hm = neg != hw ? ~(uint64_t)0 : 0;
+        const cml_cplx *restrict t = tw + a;
+        cml_cplx *restrict o = out + a;
+        for (size_t j0 = 0; j0 < len; j0 += PF_BLOCK) {
+            prefetch_block(pf, &off, step, pf_bytes);
+            const size_t end = j0 + PF_BLOCK < len ? j0 + PF_BLOCK : len;
+            for (size_t j = j0; j < end; j++) {
+                uint64_t x = decomp_round(((ls[j] ^ lm) - lm) - lc[j], bl);
+                uint64_t y = decomp_round(((hs[j] ^ hm) - hm) - hc[j], bl);
+                double re = (double)decomp_next_digit(&x, bl);
+                double im = (double)decomp_next_digit(&y, bl);
+                twist_store(&o[j], re, im, &t[j]);
+            }
         }
     }
 }
@@ -125,6 +185,21 @@ static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx 
     const uint32_t bl = p->pbs_base_log;
     const size_t h = fft->half, row_bytes = (size_t)k1 * h * sizeof(cml_cplx);
     for (uint32_t c = 0; c < k1; c++) {
+        if (l == 1) { /* one level: rotation to twisted digits in one pass */
+            const size_t at = (size_t)c * k1 * h;
+            cml_cplx *d = s->digits + h;
+            rotate_digit_twist(s->digits, acc + (size_t)c * N, N, r, bl, fft->twist,
+                               next ? (const char *)(next + at) : NULL, next ? row_bytes : 0);
+            cml_fft_forward_oop(fft, s->digits, d);
+            const cml_cplx *row = ggsw + at;
+            for (uint32_t o = 0; o < k1; o++) {
+                if (c == 0)
+                    cml_fft_mul(fft, s->facc + o * h, d, row + o * h);
+                else
+                    cml_fft_mac(fft, s->facc + o * h, d, row + o * h);
+            }
+            continue;
+        }
         rotate_sub_round(s->diff, acc + (size_t)c * N, N, r, bl * l);
         /* digits come out least significant level first */
         for (uint32_t lev = l; lev >= 1; lev--) {
