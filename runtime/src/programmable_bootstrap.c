@@ -177,6 +177,23 @@ static void rotate_digit_twist(cml_cplx *restrict out, const uint64_t *restrict 
     }
 }
 
+/* One digit polynomial's share of the external product: transform the
+ * folded, twisted digits in s->digits and multiply them into the Fourier
+ * accumulators by the k+1 key polynomials at row (the first share of a
+ * CMux overwrites, the others add). */
+static void digit_product(const cml_fft *fft, uint32_t k1, const cml_cplx *row, bool first,
+                          pbs_scratch *s) {
+    const size_t h = fft->half;
+    cml_cplx *d = s->digits + h;
+    cml_fft_forward_oop(fft, s->digits, d);
+    for (uint32_t o = 0; o < k1; o++) {
+        if (first)
+            cml_fft_mul(fft, s->facc + o * h, d, row + o * h);
+        else
+            cml_fft_mac(fft, s->facc + o * h, d, row + o * h);
+    }
+}
+
 /* acc += ExtProd(ggsw, X^r acc - acc); next: the GGSW the following CMux
  * uses, to prefetch (NULL: none) */
 static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
@@ -187,33 +204,18 @@ static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx 
     for (uint32_t c = 0; c < k1; c++) {
         if (l == 1) { /* one level: rotation to twisted digits in one pass */
             const size_t at = (size_t)c * k1 * h;
-            cml_cplx *d = s->digits + h;
             rotate_digit_twist(s->digits, acc + (size_t)c * N, N, r, bl, fft->twist,
                                next ? (const char *)(next + at) : NULL, next ? row_bytes : 0);
-            cml_fft_forward_oop(fft, s->digits, d);
-            const cml_cplx *row = ggsw + at;
-            for (uint32_t o = 0; o < k1; o++) {
-                if (c == 0)
-                    cml_fft_mul(fft, s->facc + o * h, d, row + o * h);
-                else
-                    cml_fft_mac(fft, s->facc + o * h, d, row + o * h);
-            }
+            digit_product(fft, k1, ggsw + at, c == 0, s);
             continue;
         }
         rotate_sub_round(s->diff, acc + (size_t)c * N, N, r, bl * l);
         /* digits come out least significant level first */
         for (uint32_t lev = l; lev >= 1; lev--) {
-            cml_cplx *d = s->digits + h;
             const size_t at = ((size_t)c * l + (lev - 1)) * k1 * h;
             digits_fold_twist(s->digits, s->diff, h, bl, fft->twist,
                               next ? (const char *)(next + at) : NULL, next ? row_bytes : 0);
-            cml_fft_forward_oop(fft, s->digits, d);
-            const cml_cplx *row = ggsw + at;
-            if (c == 0 && lev == l) {
-                for (uint32_t o = 0; o < k1; o++) cml_fft_mul(fft, s->facc + o * h, d, row + o * h);
-            } else {
-                for (uint32_t o = 0; o < k1; o++) cml_fft_mac(fft, s->facc + o * h, d, row + o * h);
-            }
+            digit_product(fft, k1, ggsw + at, c == 0 && lev == l, s);
         }
     }
     for (uint32_t o = 0; o < k1; o++)

@@ -452,8 +452,9 @@ static cml_status read_header(const uint8_t *buf, size_t len, uint32_t want, hea
                                  "what follows is no light bootstrap key: %s)",
                                  (unsigned long long)plen, (unsigned long long)want_len, msg);
             }
-            /* validated parameters bound the light key far below 2^60 bytes */
-            want_len += LIGHT_HEAD_BYTES + (uint64_t)cml_bsk_fourier_values(&lp) * 16;
+            if (!server_payload_bytes(&p, &lp, &want_len))
+                return cml_error(CML_ERR_FORMAT,
+                                 "the parameters imply a server key above the 16 GiB format limit");
         }
         if (plen != want_len)
             return cml_error(CML_ERR_FORMAT,
