@@ -103,6 +103,15 @@ upload() {
 # log_count PATTERN: server log lines matching PATTERN
 log_count() { grep -c -- "$1" "$tmp/srv.err" || true; }
 
+# flip_byte FILE OFFSET: complement one byte in place (always a change,
+# whatever the byte was: writing a fixed value missed when it was already
+# there, 1 run in 256)
+flip_byte() {
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "\\$(printf '%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
 case $mode in
 roundtrip)
     compile "$src/examples/logistic_regression.cml" logreg
@@ -293,7 +302,7 @@ errors)
     head -c 50 "$tmp/logreg.ct" >"$tmp/short.ct"
     expect 400 'truncated' --data-binary @"$tmp/short.ct" "$L/predict?key=$idl"
     cp "$tmp/logreg.ct" "$tmp/flip.ct"
-    printf '\377' | dd of="$tmp/flip.ct" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+    flip_byte "$tmp/flip.ct" $((size / 2))
     expect 400 'checksum mismatch' --data-binary @"$tmp/flip.ct" "$L/predict?key=$idl"
     expect 400 'invalid ciphertexts' -H 'Content-Type: application/octet-stream' \
         --data-binary '' "$L/predict?key=$idl"
@@ -310,7 +319,7 @@ errors)
     head -c 100 "$tmp/keys.logreg/server.key" >"$tmp/cut.key"
     expect 400 'truncated' --data-binary @"$tmp/cut.key" "$L/keys"
     cp "$tmp/keys.logreg/server.key" "$tmp/flip.key"
-    printf '\001' | dd of="$tmp/flip.key" bs=1 seek=100 conv=notrunc 2>/dev/null
+    flip_byte "$tmp/flip.key" 100
     expect 400 'checksum mismatch' --data-binary @"$tmp/flip.key" "$L/keys"
     expect 400 'empty body' -H 'Content-Type: application/octet-stream' --data-binary '' "$L/keys"
     expect 400 'ciphertext, not a server key\|expected a server key\|not a valid server key' \
