@@ -30,4 +30,12 @@ static inline int64_t decomp_next_digit(uint64_t *state, uint32_t base_log) {
     return (int64_t)digit - (int64_t)(carry << base_log);
 }
 
+/* The one-level case of the two above, the same digit in (-B/2, B/2]
+ * without the state: rounding half up is minus rounding -x half down, and
+ * an arithmetic shift of 2^(63-base_log) - 1 - x floors that to [-B/2, B/2). */
+static inline int64_t decomp_single_digit(uint64_t x, uint32_t base_log) {
+    const uint32_t shift = 64 - base_log;
+    return -((int64_t)((UINT64_C(1) << (shift - 1)) - 1 - x) >> shift);
+}
+
 #endif

@@ -33,7 +33,9 @@ cml_status cml_fft_create(uint32_t N, cml_fft **out) {
         /* exact angles from j/N avoid accumulating rounding across j */
         double ang = M_PI_VALUE * (double)j / (double)N;
         f->twist[j] = (cml_cplx){cos(ang), sin(ang)};
-        double s = 2.0 / (double)N;
+        /* the inverse transform's 2/N, and 2^-64: products come out on
+         * the unit torus (scaling by a power of two is exact) */
+        double s = 2.0 / (double)N * 0x1p-64;
         f->untwist[j] = (cml_cplx){cos(ang) * s, -sin(ang) * s};
     }
     pthread_mutex_lock(&planner_lock);
@@ -90,9 +92,9 @@ void cml_fft_forward_torus(const cml_fft *fft, cml_cplx *out, const uint64_t *po
     cml_fft_forward_i64(fft, out, (const int64_t *)poly);
 }
 
-/* A double holding an integer-valued torus multiple, reduced mod 2^64. */
-static inline uint64_t torus_from_double(double v) {
-    double t = v * 0x1p-64;
+/* A value on the unit torus (a double far beyond 1 in magnitude: the
+ * untwist table carries the 2^-64) reduced mod 2^64 onto the 64-bit torus. */
+static inline uint64_t torus_from_unit(double t) {
     t -= rint(t);
     double s = rint(t * 0x1p64); /* nearest integer in [-2^63, 2^63] */
     if (s >= 0x1p63) s -= 0x1p64;
@@ -103,27 +105,33 @@ void cml_fft_forward_oop(const cml_fft *fft, const cml_cplx *in, cml_cplx *out) 
     fftw_execute_dft(fft->forward_oop, (fftw_complex *)in, (fftw_complex *)out);
 }
 
-static void untwist_add_torus(const cml_fft *fft, const cml_cplx *buf, uint64_t *acc);
+static void untwist_add_torus(const cml_fft *fft, const cml_cplx *buf, uint64_t *acc,
+                              cml_prefetch *pf);
 
 void cml_fft_backward_add_torus(const cml_fft *fft, cml_cplx *buf, uint64_t *acc) {
     fftw_execute_dft(fft->backward, (fftw_complex *)buf, (fftw_complex *)buf);
-    untwist_add_torus(fft, buf, acc);
+    untwist_add_torus(fft, buf, acc, NULL);
 }
 
 void cml_fft_backward_add_torus_oop(const cml_fft *fft, const cml_cplx *in, cml_cplx *tmp,
-                                    uint64_t *acc) {
+                                    uint64_t *acc, cml_prefetch *pf) {
     fftw_execute_dft(fft->backward_oop, (fftw_complex *)in, (fftw_complex *)tmp);
-    untwist_add_torus(fft, tmp, acc);
+    untwist_add_torus(fft, tmp, acc, pf);
 }
 
-static void untwist_add_torus(const cml_fft *fft, const cml_cplx *buf, uint64_t *acc) {
+static void untwist_add_torus(const cml_fft *fft, const cml_cplx *buf, uint64_t *acc,
+                              cml_prefetch *pf) {
     const size_t h = fft->half;
     const cml_cplx *ut = fft->untwist;
-    for (size_t j = 0; j < h; j++) {
-        double re = buf[j].re * ut[j].re - buf[j].im * ut[j].im;
-        double im = buf[j].re * ut[j].im + buf[j].im * ut[j].re;
-        acc[j] += torus_from_double(re);
-        acc[j + h] += torus_from_double(im);
+    for (size_t j0 = 0; j0 < h; j0 += CML_PREFETCH_BLOCK) { /* blocks: see cml_prefetch */
+        cml_prefetch_block(pf);
+        const size_t end = j0 + CML_PREFETCH_BLOCK < h ? j0 + CML_PREFETCH_BLOCK : h;
+        for (size_t j = j0; j < end; j++) {
+            double re = buf[j].re * ut[j].re - buf[j].im * ut[j].im;
+            double im = buf[j].re * ut[j].im + buf[j].im * ut[j].re;
+            acc[j] += torus_from_unit(re);
+            acc[j + h] += torus_from_unit(im);
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 #include "internal.h"
 
 #include <fftw3.h>
+#include <stddef.h>
 
 struct cml_fft {
     uint32_t N;
@@ -24,8 +25,24 @@ struct cml_fft {
     fftw_plan forward_oop;  /* out of place: faster, used by the bootstrap */
     fftw_plan backward_oop;
     cml_cplx *twist;     /* w^j */
-    cml_cplx *untwist;   /* w^-j * 2/N */
+    cml_cplx *untwist;   /* w^-j * 2/N * 2^-64 (products land on the unit torus) */
 };
+
+/* A stream of memory to prefetch spread over the coefficient loops: the
+ * bootstrap key rows the next CMux needs, fetched while this one computes.
+ * Each block of CML_PREFETCH_BLOCK coefficients a loop handles issues
+ * `step` bytes (whole cache lines) of it. NULL: nothing to fetch. */
+enum { CML_PREFETCH_BLOCK = 16 };
+typedef struct cml_prefetch {
+    const char *at, *end;
+    size_t step;
+} cml_prefetch;
+
+static inline void cml_prefetch_block(cml_prefetch *pf) {
+    if (!pf) return;
+    const char *stop = pf->end - pf->at > (ptrdiff_t)pf->step ? pf->at + pf->step : pf->end;
+    for (; pf->at < stop; pf->at += 64) __builtin_prefetch(pf->at, 0, 3);
+}
 
 cml_status cml_fft_create(uint32_t N, cml_fft **out);
 void cml_fft_destroy(cml_fft *fft);
@@ -43,9 +60,10 @@ void cml_fft_forward_inplace(const cml_fft *fft, cml_cplx *buf);
 void cml_fft_forward_oop(const cml_fft *fft, const cml_cplx *in, cml_cplx *out);
 /* acc += torus(unfold(untwist(IFFT(buf)))); buf is destroyed. */
 void cml_fft_backward_add_torus(const cml_fft *fft, cml_cplx *buf, uint64_t *acc);
-/* The same through a separate output buffer tmp (N/2 values); in is kept. */
+/* The same through a separate output buffer tmp (N/2 values); in is kept.
+ * Prefetches as it goes (pf: see cml_prefetch). */
 void cml_fft_backward_add_torus_oop(const cml_fft *fft, const cml_cplx *in, cml_cplx *tmp,
-                                    uint64_t *acc);
+                                    uint64_t *acc, cml_prefetch *pf);
 /* out[m] = a[m] * b[m] for m < N/2. */
 void cml_fft_mul(const cml_fft *fft, cml_cplx *restrict out, const cml_cplx *restrict a,
                  const cml_cplx *restrict b);

@@ -45,8 +45,8 @@ static void poly_mul_binary_acc(const cml_fft *fft, uint64_t *out, const uint64_
         for (size_t j = 0; j < h; j++) {
             double re = acc[j].re * ut[j].re - acc[j].im * ut[j].im;
             double im = acc[j].re * ut[j].im + acc[j].im * ut[j].re;
-            out[j] += (uint64_t)llrint(re) << (LIMB_BITS * t);
-            out[j + h] += (uint64_t)llrint(im) << (LIMB_BITS * t);
+            out[j] += (uint64_t)llrint(re * 0x1p64) << (LIMB_BITS * t);
+            out[j + h] += (uint64_t)llrint(im * 0x1p64) << (LIMB_BITS * t);
         }
     }
 }

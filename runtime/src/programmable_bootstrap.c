@@ -93,18 +93,6 @@ static void rotate_sub_round(uint64_t *restrict st, const uint64_t *restrict in,
     }
 }
 
-/* Prefetching the next CMux's key rows (pf_bytes at pf) spread over a pass
- * of h coefficients in blocks of PF_BLOCK: `step` bytes (whole lines) per
- * block, `*off` never past pf_bytes (0: nothing). */
-enum { PF_BLOCK = 16 };
-static inline size_t prefetch_step(size_t pf_bytes, size_t h) {
-    return (pf_bytes / ((h + PF_BLOCK - 1) / PF_BLOCK) + 63) & ~(size_t)63;
-}
-static inline void prefetch_block(const char *pf, size_t *off, size_t step, size_t pf_bytes) {
-    for (const size_t stop = *off + step < pf_bytes ? *off + step : pf_bytes; *off < stop; *off += 64)
-        __builtin_prefetch(pf + *off, 0, 3);
-}
-
 /* out = (re + i im) * tw */
 static inline void twist_store(cml_cplx *restrict out, double re, double im,
                                const cml_cplx *restrict tw) {
@@ -113,19 +101,14 @@ static inline void twist_store(cml_cplx *restrict out, double re, double im,
 }
 
 /* Peels one digit off every coefficient's state and writes the folded,
- * twisted complex vector of that digit polynomial. Meanwhile it prefetches
- * pf_bytes at pf (0: none), spread over the loop: the bootstrap key
- * rows the next CMux multiplies by, fetched from memory while this one
- * computes instead of when the products ask for them. */
+ * twisted complex vector of that digit polynomial, prefetching as it goes
+ * (pf: see cml_prefetch). */
 static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, size_t h,
-                              uint32_t bl, const cml_cplx *restrict tw, const char *pf,
-                              size_t pf_bytes) {
+                              uint32_t bl, const cml_cplx *restrict tw, cml_prefetch *pf) {
     uint64_t *restrict lo = st, *restrict hi = st + h;
-    const size_t step = prefetch_step(pf_bytes, h);
-    size_t off = 0;
-    for (size_t j0 = 0; j0 < h; j0 += PF_BLOCK) {
-        prefetch_block(pf, &off, step, pf_bytes);
-        const size_t end = j0 + PF_BLOCK < h ? j0 + PF_BLOCK : h;
+    for (size_t j0 = 0; j0 < h; j0 += CML_PREFETCH_BLOCK) {
+        cml_prefetch_block(pf);
+        const size_t end = j0 + CML_PREFETCH_BLOCK < h ? j0 + CML_PREFETCH_BLOCK : h;
         for (size_t j = j0; j < end; j++) {
             double re = (double)decomp_next_digit(&lo[j], bl);
             double im = (double)decomp_next_digit(&hi[j], bl);
@@ -142,7 +125,7 @@ static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, siz
  * Prefetches as digits_fold_twist. r in [1, 2N). */
 static void rotate_digit_twist(cml_cplx *restrict out, const uint64_t *restrict in, uint32_t N,
                                uint32_t r, uint32_t bl, const cml_cplx *restrict tw,
-                               const char *pf, size_t pf_bytes) {
+                               cml_prefetch *pf) {
     const size_t h = N / 2;
     const bool neg = r >= N;
     if (neg) r -= N;
@@ -151,8 +134,6 @@ static void rotate_digit_twist(cml_cplx *restrict out, const uint64_t *restrict 
     const size_t lo_wrap = r < h ? r : h, hi_wrap = r > h ? r - h : 0;
     const size_t cuts[4] = {0, lo_wrap < hi_wrap ? lo_wrap : hi_wrap,
                             lo_wrap < hi_wrap ? hi_wrap : lo_wrap, h};
-    const size_t step = prefetch_step(pf_bytes, h);
-    size_t off = 0;
     for (int seg = 0; seg < 3; seg++) {
         const size_t a = cuts[seg], len = cuts[seg + 1] - a;
         if (!len) continue;
@@ -163,14 +144,12 @@ static void rotate_digit_twist(cml_cplx *restrict out, const uint64_t *restrict 
         const uint64_t lm = neg != lw ? ~(uint64_t)0 : 0, hm = neg != hw ? ~(uint64_t)0 : 0;
         const cml_cplx *restrict t = tw + a;
         cml_cplx *restrict o = out + a;
-        for (size_t j0 = 0; j0 < len; j0 += PF_BLOCK) {
-            prefetch_block(pf, &off, step, pf_bytes);
-            const size_t end = j0 + PF_BLOCK < len ? j0 + PF_BLOCK : len;
+        for (size_t j0 = 0; j0 < len; j0 += CML_PREFETCH_BLOCK) {
+            cml_prefetch_block(pf);
+            const size_t end = j0 + CML_PREFETCH_BLOCK < len ? j0 + CML_PREFETCH_BLOCK : len;
             for (size_t j = j0; j < end; j++) {
-                uint64_t x = decomp_round(((ls[j] ^ lm) - lm) - lc[j], bl);
-                uint64_t y = decomp_round(((hs[j] ^ hm) - hm) - hc[j], bl);
-                double re = (double)decomp_next_digit(&x, bl);
-                double im = (double)decomp_next_digit(&y, bl);
+                double re = (double)decomp_single_digit(((ls[j] ^ lm) - lm) - lc[j], bl);
+                double im = (double)decomp_single_digit(((hs[j] ^ hm) - hm) - hc[j], bl);
                 twist_store(&o[j], re, im, &t[j]);
             }
         }
@@ -195,31 +174,40 @@ static void digit_product(const cml_fft *fft, uint32_t k1, const cml_cplx *row, 
 }
 
 /* acc += ExtProd(ggsw, X^r acc - acc); next: the GGSW the following CMux
- * uses, to prefetch (NULL: none) */
+ * uses, to prefetch (NULL: none). The prefetch is spread evenly over the
+ * input and output passes: all of it in the inputs asks for more lines at
+ * once than the memory system keeps in flight, and in the products it
+ * competes with their own loads (measured slower both ways, docs/runtime.md);
+ * FFTW's loops are out of reach. */
 static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
                         const cml_cplx *next, uint32_t r, uint64_t *acc, pbs_scratch *s) {
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
     const uint32_t bl = p->pbs_base_log;
-    const size_t h = fft->half, row_bytes = (size_t)k1 * h * sizeof(cml_cplx);
+    const size_t h = fft->half;
+    cml_prefetch stream, *pf = NULL;
+    if (next) {
+        const size_t bytes = cml_ggsw_fourier_values(p) * sizeof(cml_cplx);
+        const size_t blocks = (h + CML_PREFETCH_BLOCK - 1) / CML_PREFETCH_BLOCK * (k1 * l + k1);
+        stream = (cml_prefetch){(const char *)next, (const char *)next + bytes,
+                                (bytes / blocks + 64) & ~(size_t)63};
+        pf = &stream;
+    }
     for (uint32_t c = 0; c < k1; c++) {
         if (l == 1) { /* one level: rotation to twisted digits in one pass */
-            const size_t at = (size_t)c * k1 * h;
-            rotate_digit_twist(s->digits, acc + (size_t)c * N, N, r, bl, fft->twist,
-                               next ? (const char *)(next + at) : NULL, next ? row_bytes : 0);
-            digit_product(fft, k1, ggsw + at, c == 0, s);
+            rotate_digit_twist(s->digits, acc + (size_t)c * N, N, r, bl, fft->twist, pf);
+            digit_product(fft, k1, ggsw + (size_t)c * k1 * h, c == 0, s);
             continue;
         }
         rotate_sub_round(s->diff, acc + (size_t)c * N, N, r, bl * l);
         /* digits come out least significant level first */
         for (uint32_t lev = l; lev >= 1; lev--) {
             const size_t at = ((size_t)c * l + (lev - 1)) * k1 * h;
-            digits_fold_twist(s->digits, s->diff, h, bl, fft->twist,
-                              next ? (const char *)(next + at) : NULL, next ? row_bytes : 0);
+            digits_fold_twist(s->digits, s->diff, h, bl, fft->twist, pf);
             digit_product(fft, k1, ggsw + at, c == 0 && lev == l, s);
         }
     }
     for (uint32_t o = 0; o < k1; o++)
-        cml_fft_backward_add_torus_oop(fft, s->facc + o * h, s->digits, acc + (size_t)o * N);
+        cml_fft_backward_add_torus_oop(fft, s->facc + o * h, s->digits, acc + (size_t)o * N, pf);
 }
 
 /* Blind rotation of `count` small-key ciphertexts (s->small) in lockstep:

@@ -2,6 +2,7 @@
  * operations: every result decrypts to exactly the clear computation (in
  * the message space, with wrap-around), and misuse returns a status. */
 #include "cml_test.h"
+#include "decomposition.h"
 #include "internal.h"
 
 #include <math.h>
@@ -147,7 +148,38 @@ static void test_unsafe_seed_reproducible(void) {
     cml_client_key_destroy(k3);
 }
 
+/* The bootstrap's one-level digit (decomp_single_digit) is the general
+ * decomposition's digit, ties included, and reconstructs the value to within
+ * half a step: random values and every rounding edge, for every base. */
+static void test_single_digit_decomposition(void) {
+    uint64_t s = UINT64_C(0x9E3779B97F4A7C15);
+    unsigned long mismatches = 0, far = 0;
+    for (uint32_t bl = 1; bl <= 53; bl++) {
+        const uint32_t shift = 64 - bl;
+        const uint64_t half = UINT64_C(1) << (shift - 1);
+        for (int i = 0; i < 20000; i++) {
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17; /* xorshift64 */
+            uint64_t x = s;
+            switch (i % 6) {
+            case 1: x = (x & ~(2 * half - 1)) | half; break;     /* exact tie */
+            case 2: x = (x & ~(2 * half - 1)) | (half - 1); break; /* just below */
+            case 3: x = (UINT64_C(1) << 63) | half; break;         /* +-B/2 tie */
+            case 4: x = ~(uint64_t)0 << (shift - 1); break;        /* rounds up to 0 */
+            default: break;
+            }
+            uint64_t state = decomp_round(x, bl);
+            int64_t want = decomp_next_digit(&state, bl), got = decomp_single_digit(x, bl);
+            mismatches += want != got;
+            int64_t err = (int64_t)(x - ((uint64_t)got << shift));
+            far += err > (int64_t)half || err < -(int64_t)half;
+        }
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+    CU_ASSERT_EQUAL(far, 0);
+}
+
 CU_TestInfo cml_tests_lwe[] = {
+    {"single_digit_decomposition", test_single_digit_decomposition},
     {"encrypt_decrypt", test_encrypt_decrypt},
     {"linear_ops_exact", test_linear_ops_exact},
     {"misuse", test_misuse},
