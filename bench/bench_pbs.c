@@ -6,7 +6,11 @@
  * pbs.pP is the bootstrap alone (modulus switch, blind rotation, sample
  * extraction: what the FFT floor bounds); ks.pP the keyswitch before it;
  * pbs_batch.* counts whole KS+PBS per second. fft_floor.pP times exactly the
- * FFTW transforms and pointwise products one blind rotation needs. */
+ * FFTW transforms and pointwise products one blind rotation needs.
+ * memory.read_bw is this machine's one-core read bandwidth, and
+ * key_stream.pP the time reading the keys once takes at it: what a single
+ * KS+PBS cannot go below however well the streaming overlaps. */
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
 #include "bench.h"
 
 #include "fft.h"
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 double bench_now_ms(void) {
@@ -73,6 +78,31 @@ static double fft_floor_ms(const cml_params *p, const cml_fft *fft, int reps) {
     return m;
 }
 
+/* One core's read bandwidth in GB/s: the best of 3 passes summing 256 MB,
+ * on 2 MB pages like the keys. */
+static double read_bandwidth_gbs(void) {
+    const size_t bytes = (size_t)256 << 20, n = bytes / sizeof(uint64_t);
+    uint64_t *a = aligned_alloc((size_t)2 << 20, bytes);
+    if (!a) return 0;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(a, bytes, MADV_HUGEPAGE);
+#endif
+    for (size_t i = 0; i < n; i++) a[i] = i;
+    double best = 1e300;
+    volatile uint64_t sink = 0;
+    for (int r = 0; r < 3; r++) {
+        uint64_t s[8] = {0};
+        double t0 = bench_now_ms();
+        for (size_t i = 0; i < n; i += 8)
+            for (int j = 0; j < 8; j++) s[j] += a[i + j];
+        double t = bench_now_ms() - t0;
+        if (t < best) best = t;
+        for (int j = 0; j < 8; j++) sink += s[j];
+    }
+    free(a);
+    return (double)bytes / (best * 1e-3) / 1e9;
+}
+
 /* Median of 3 timings of one batch of bootstraps on ctx's threads. */
 static double batch_ms(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut,
                        uint64_t *out, const uint64_t *in, size_t count) {
@@ -86,7 +116,8 @@ static double batch_ms(cml_context *ctx, const cml_server_key *sk, const cml_lut
     return bench_median(t, 3);
 }
 
-static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double p_error, int reps) {
+static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double p_error, int reps,
+                     double bw_gbs) {
     cml_params p;
     if (cml_params_select(prec, 1.0, p_error, &p)) {
         fprintf(stderr, "cml bench pbs: %s\n", cml_last_error());
@@ -112,6 +143,9 @@ static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double 
     printf("keygen.p%u %.1f ms\n", prec, bench_now_ms() - t0);
     printf("bsk.p%u %.2f MB\n", prec, (double)cml_server_key_bsk_bytes(sk) / 1e6);
     printf("ksk.p%u %.2f MB\n", prec, (double)cml_server_key_ksk_bytes(sk) / 1e6);
+    if (bw_gbs > 0)
+        printf("key_stream.p%u %.3f ms\n", prec,
+               (double)(cml_server_key_bsk_bytes(sk) + cml_server_key_ksk_bytes(sk)) / (bw_gbs * 1e6));
     fflush(stdout);
 
     size_t M = (size_t)1 << prec, sz = cml_lwe_size(&p);
@@ -233,8 +267,10 @@ int cml_bench_pbs(int argc, char **argv) {
         cml_context_destroy(ctx);
         return 1;
     }
+    const double bw = read_bandwidth_gbs();
+    printf("memory.read_bw %.1f GB/s\n", bw);
     int rc = 0;
-    for (uint32_t p = lo; p <= hi && !rc; p++) rc = bench_one(ctx, ctx1, p, p_error, reps);
+    for (uint32_t p = lo; p <= hi && !rc; p++) rc = bench_one(ctx, ctx1, p, p_error, reps, bw);
     cml_context_destroy(ctx);
     cml_context_destroy(ctx1);
     return rc;

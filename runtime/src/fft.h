@@ -13,9 +13,9 @@
 #define CML_RUNTIME_FFT_H
 
 #include "internal.h"
+#include "prefetch.h"
 
 #include <fftw3.h>
-#include <stddef.h>
 
 struct cml_fft {
     uint32_t N;
@@ -27,22 +27,6 @@ struct cml_fft {
     cml_cplx *twist;     /* w^j */
     cml_cplx *untwist;   /* w^-j * 2/N * 2^-64 (products land on the unit torus) */
 };
-
-/* A stream of memory to prefetch spread over the coefficient loops: the
- * bootstrap key rows the next CMux needs, fetched while this one computes.
- * Each block of CML_PREFETCH_BLOCK coefficients a loop handles issues
- * `step` bytes (whole cache lines) of it. NULL: nothing to fetch. */
-enum { CML_PREFETCH_BLOCK = 16 };
-typedef struct cml_prefetch {
-    const char *at, *end;
-    size_t step;
-} cml_prefetch;
-
-static inline void cml_prefetch_block(cml_prefetch *pf) {
-    if (!pf) return;
-    const char *stop = pf->end - pf->at > (ptrdiff_t)pf->step ? pf->at + pf->step : pf->end;
-    for (; pf->at < stop; pf->at += 64) __builtin_prefetch(pf->at, 0, 3);
-}
 
 cml_status cml_fft_create(uint32_t N, cml_fft **out);
 void cml_fft_destroy(cml_fft *fft);

@@ -6,14 +6,21 @@
  * 32-bit words. Also the small-key modulus switches. */
 #include "decomposition.h"
 #include "internal.h"
+#include "prefetch.h"
 
 #include <string.h>
+
+enum { KS_LEVEL_MAX = 32 }; /* base_log * level <= 32 (params.c) */
 
 void cml_keyswitch_group(const cml_server_key *sk, uint32_t *out, size_t out_stride,
                          const uint64_t *in, size_t in_stride, size_t count) {
     const cml_params *p = &sk->params;
     const size_t n = p->lwe_dimension, d = cml_big_dim(p);
     const uint32_t bl = p->ks_base_log, l = p->ks_level;
+    const size_t row_words = n + 1, block_bytes = l * row_words * sizeof *sk->ksk;
+    /* one prefetch block per CML_PREFETCH_BLOCK words of the first
+     * ciphertext's row loops: the next coefficient's rows arrive meanwhile */
+    const size_t blocks = l * ((row_words + CML_PREFETCH_BLOCK - 1) / CML_PREFETCH_BLOCK);
     for (size_t g = 0; g < count; g++) {
         memset(out + g * out_stride, 0, n * sizeof *out);
         out[g * out_stride + n] = cml_torus_to32(in[g * in_stride + d]);
@@ -21,16 +28,26 @@ void cml_keyswitch_group(const cml_server_key *sk, uint32_t *out, size_t out_str
     /* input coefficient outermost: its l key rows are read from memory once
      * and used by every ciphertext of the group from cache */
     for (size_t i = 0; i < d; i++) {
-        const uint32_t *rows = sk->ksk + i * l * (n + 1);
+        const uint32_t *rows = sk->ksk + i * l * row_words;
+        cml_prefetch stream = cml_prefetch_stream(rows + l * row_words, i + 1 < d ? block_bytes : 0,
+                                                  blocks);
         for (size_t g = 0; g < count; g++) {
             uint32_t *restrict o = out + g * out_stride;
+            cml_prefetch *pf = g == 0 ? &stream : NULL;
+            /* digits come out least significant (level l) first; the rows
+             * are then walked in memory order, level 1 first */
+            uint32_t digit[KS_LEVEL_MAX];
             uint64_t state = decomp_round(in[g * in_stride + i], bl * l);
-            for (uint32_t j = l; j >= 1; j--) {
-                int64_t digit = decomp_next_digit(&state, bl);
-                if (!digit) continue;
-                const uint32_t *restrict row = rows + (size_t)(j - 1) * (n + 1);
-                const uint32_t m = (uint32_t)digit;
-                for (size_t w = 0; w <= n; w++) o[w] -= m * row[w];
+            for (uint32_t j = l; j >= 1; j--) digit[j - 1] = (uint32_t)decomp_next_digit(&state, bl);
+            for (uint32_t j = 0; j < l; j++) {
+                const uint32_t m = digit[j];
+                const uint32_t *restrict row = rows + (size_t)j * row_words;
+                for (size_t w0 = 0; w0 < row_words; w0 += CML_PREFETCH_BLOCK) {
+                    cml_prefetch_block(pf);
+                    const size_t end = w0 + CML_PREFETCH_BLOCK < row_words ? w0 + CML_PREFETCH_BLOCK
+                                                                           : row_words;
+                    for (size_t w = w0; w < end; w++) o[w] -= m * row[w];
+                }
             }
         }
     }

@@ -186,10 +186,8 @@ static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx 
     const size_t h = fft->half;
     cml_prefetch stream, *pf = NULL;
     if (next) {
-        const size_t bytes = cml_ggsw_fourier_values(p) * sizeof(cml_cplx);
         const size_t blocks = (h + CML_PREFETCH_BLOCK - 1) / CML_PREFETCH_BLOCK * (k1 * l + k1);
-        stream = (cml_prefetch){(const char *)next, (const char *)next + bytes,
-                                (bytes / blocks + 64) & ~(size_t)63};
+        stream = cml_prefetch_stream(next, cml_ggsw_fourier_values(p) * sizeof(cml_cplx), blocks);
         pf = &stream;
     }
     for (uint32_t c = 0; c < k1; c++) {
