@@ -103,17 +103,24 @@ static double read_bandwidth_gbs(void) {
     return (double)bytes / (best * 1e-3) / 1e9;
 }
 
-/* Median of 3 timings of one batch of bootstraps on ctx's threads. */
-static double batch_ms(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut,
-                       uint64_t *out, const uint64_t *in, size_t count) {
+/* One batch of bootstraps timed on one thread (ctx1) and on all (ctx),
+ * alternately, BATCH_RUNS times each: medians in t1 and tall. Alternating
+ * keeps a change in the machine's load (it is shared) from landing on one
+ * of the two only. */
+enum { BATCH_RUNS = 5 };
+static void batch_ms(cml_context *ctx1, cml_context *ctx, const cml_server_key *sk,
+                     const cml_lut *lut, uint64_t *out, const uint64_t *in, size_t count,
+                     double *t1, double *tall) {
     const cml_lut *luts[1] = {lut};
-    double t[3];
-    for (int r = 0; r < 3; r++) {
-        double t0 = bench_now_ms();
-        cml_pbs_batch(ctx, sk, luts, 1, out, in, count);
-        t[r] = bench_now_ms() - t0;
-    }
-    return bench_median(t, 3);
+    double t[2][BATCH_RUNS];
+    for (int r = 0; r < BATCH_RUNS; r++)
+        for (int which = 0; which < 2; which++) {
+            double t0 = bench_now_ms();
+            cml_pbs_batch(which ? ctx : ctx1, sk, luts, 1, out, in, count);
+            t[which][r] = bench_now_ms() - t0;
+        }
+    *t1 = bench_median(t[0], BATCH_RUNS);
+    *tall = bench_median(t[1], BATCH_RUNS);
 }
 
 static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double p_error, int reps,
@@ -178,14 +185,14 @@ static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double 
 
     /* batch throughput: per thread, a group large enough to amortise streaming
      * the keys (16 bootstraps up to 5 bits; fewer above, where one bootstrap
-     * takes 0.1-1 s), timed as the median of 3 runs */
+     * takes 0.1-1 s), timed as in batch_ms */
     size_t per_thread = prec <= 5 ? 16 : prec == 6 ? 8 : 2;
     size_t batch = per_thread * cml_context_threads(ctx);
     uint64_t *bin = malloc(batch * sz * sizeof *bin), *bout = malloc(batch * sz * sizeof *bout);
     for (size_t i = 0; i < batch; i++) memcpy(bin + i * sz, cml_ct_data(ct) + (i % M) * sz, sz * 8);
-    double t1 = batch_ms(ctx1, sk, lut, bout, bin, batch);
+    double t1, tall;
+    batch_ms(ctx1, ctx, sk, lut, bout, bin, batch, &t1, &tall);
     printf("pbs_batch.p%u.t1 %.2f pbs/s\n", prec, (double)batch / t1 * 1e3);
-    double tall = batch_ms(ctx, sk, lut, bout, bin, batch);
     printf("pbs_batch.p%u.tall %.2f pbs/s\n", prec, (double)batch / tall * 1e3);
     printf("pbs_batch.p%u.speedup %.2f ratio\n", prec, t1 / tall);
     /* per bootstrap (keyswitch included) in a one-thread batch, where the

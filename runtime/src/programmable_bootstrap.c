@@ -14,7 +14,7 @@
  * subtraction, gadget decomposition, folding and twisting are one pass over
  * the accumulator (rotate_digit_twist); with more, the rotation and rounding
  * are one pass and each level's digits, folding and twisting another. While
- * the first CMux on a GGSW computes, it prefetches the next GGSW.
+ * the CMuxes on a GGSW compute, they prefetch the next GGSW.
  * Hot functions take caller scratch (pbs_scratch) so batches allocate once
  * per worker. */
 #include "decomposition.h"
@@ -173,23 +173,23 @@ static void digit_product(const cml_fft *fft, uint32_t k1, const cml_cplx *row, 
     }
 }
 
-/* acc += ExtProd(ggsw, X^r acc - acc); next: the GGSW the following CMux
- * uses, to prefetch (NULL: none). The prefetch is spread evenly over the
- * input and output passes: all of it in the inputs asks for more lines at
- * once than the memory system keeps in flight, and in the products it
- * competes with their own loads (measured slower both ways, docs/runtime.md);
- * FFTW's loops are out of reach. */
+/* Prefetch blocks one CMux issues: its input and output passes, k1*l and
+ * k1 over N/2 values. The stream is spread over these only: all of it in the
+ * inputs asks for more lines at once than the memory system keeps in
+ * flight, and in the products it competes with their own loads (both
+ * measured slower, docs/runtime.md); FFTW's loops are out of reach. */
+static size_t cmux_prefetch_blocks(const cml_params *p) {
+    const size_t k1 = p->glwe_dimension + 1, h = p->polynomial_size / 2;
+    return (h + CML_PREFETCH_BLOCK - 1) / CML_PREFETCH_BLOCK * (k1 * p->pbs_level + k1);
+}
+
+/* acc += ExtProd(ggsw, X^r acc - acc), issuing its share of pf (NULL:
+ * nothing to prefetch). */
 static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
-                        const cml_cplx *next, uint32_t r, uint64_t *acc, pbs_scratch *s) {
+                        cml_prefetch *pf, uint32_t r, uint64_t *acc, pbs_scratch *s) {
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
     const uint32_t bl = p->pbs_base_log;
     const size_t h = fft->half;
-    cml_prefetch stream, *pf = NULL;
-    if (next) {
-        const size_t blocks = (h + CML_PREFETCH_BLOCK - 1) / CML_PREFETCH_BLOCK * (k1 * l + k1);
-        stream = cml_prefetch_stream(next, cml_ggsw_fourier_values(p) * sizeof(cml_cplx), blocks);
-        pf = &stream;
-    }
     for (uint32_t c = 0; c < k1; c++) {
         if (l == 1) { /* one level: rotation to twisted digits in one pass */
             rotate_digit_twist(s->digits, acc + (size_t)c * N, N, r, bl, fft->twist, pf);
@@ -233,16 +233,16 @@ static void blind_rotate(const cml_server_key *sk, const cml_fft *fft,
         poly_rotate(acc + (size_t)k * N, luts[g]->poly, N, (two_n - b) % two_n);
     }
     const size_t ggsw_values = cml_ggsw_fourier_values(p);
+    const size_t blocks = cmux_prefetch_blocks(p) * count;
     for (uint32_t i = 0; i < n; i++) {
         const cml_cplx *ggsw = sk->bsk + i * ggsw_values;
-        /* the group's first CMux on this GGSW prefetches the next one */
-        const cml_cplx *next = i + 1 < n ? ggsw + ggsw_values : NULL;
+        /* the group's CMuxes on this GGSW prefetch the next one, each a
+         * share: in a batch no one CMux takes the whole burst */
+        cml_prefetch next = cml_prefetch_stream(ggsw + ggsw_values,
+                                                i + 1 < n ? ggsw_values * sizeof *ggsw : 0, blocks);
         for (size_t g = 0; g < count; g++) {
             uint32_t a = cml_modswitch(s->small[g * (n + 1) + i], log2_2n);
-            if (a) {
-                cmux_rotate(p, fft, ggsw, next, a, s->acc + g * acc_words, s);
-                next = NULL;
-            }
+            if (a) cmux_rotate(p, fft, ggsw, &next, a, s->acc + g * acc_words, s);
         }
     }
 }
