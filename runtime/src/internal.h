@@ -201,6 +201,13 @@ void cml_modswitch_centered(const uint32_t *ct, uint32_t n, uint32_t log2_2n, ui
 cml_status cml_blind_rotate_acc(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut,
                                 const uint32_t *small, uint64_t *acc);
 
+/* For the benchmark: one blind rotation's n CMuxes under parameters p, all
+ * on one GGSW (arbitrary values) that stays in cache, with varied
+ * rotations: the bootstrap's arithmetic without streaming the key, to set
+ * beside the FFT floor. Milliseconds, median of reps. */
+cml_status cml_blind_rotate_in_cache_ms(cml_context *ctx, const cml_params *p, int reps,
+                                        double *ms);
+
 /* ---- context internals (context.c) ---- */
 typedef void (*cml_task_fn)(void *arg, size_t index, unsigned worker);
 /* Run fn(arg, i, worker) for i in [0, count) across the context's workers;

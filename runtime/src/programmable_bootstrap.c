@@ -23,6 +23,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { CML_PBS_GROUP_MAX = 32 };
 
@@ -274,6 +275,58 @@ cml_status cml_blind_rotate_acc(cml_context *ctx, const cml_server_key *sk, cons
     memcpy(s.small, small, (p->lwe_dimension + 1) * sizeof *small);
     blind_rotate(sk, fft, &lut, 1, &s);
     memcpy(acc, s.acc, (size_t)(p->glwe_dimension + 1) * p->polynomial_size * sizeof *acc);
+    scratch_free(&s);
+    return CML_OK;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+cml_status cml_blind_rotate_in_cache_ms(cml_context *ctx, const cml_params *p, int reps,
+                                        double *ms) {
+    const cml_fft *fft;
+    cml_status st = cml_context_fft(ctx, p->polynomial_size, &fft);
+    if (st) return st;
+    pbs_scratch s;
+    if ((st = scratch_alloc(p, fft, 1, &s))) return st;
+    const size_t values = cml_ggsw_fourier_values(p);
+    cml_cplx *ggsw = cml_fft_alloc(fft, values / fft->half);
+    double *t = malloc((size_t)reps * sizeof *t);
+    if (!ggsw || !t) {
+        cml_fft_free(ggsw);
+        free(t);
+        scratch_free(&s);
+        return cml_error(CML_ERR_NOMEM, "out of memory timing a blind rotation");
+    }
+    /* key values of a real key's magnitude (torus values as doubles), an
+     * accumulator of arbitrary words: the arithmetic does not depend on them */
+    uint64_t x = UINT64_C(0x9E3779B97F4A7C15);
+    for (size_t i = 0; i < values; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ggsw[i] = (cml_cplx){(double)(int64_t)x, (double)(int64_t)(x * 3)};
+    }
+    for (size_t i = 0; i < (size_t)(p->glwe_dimension + 1) * p->polynomial_size; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        s.acc[i] = x;
+    }
+    const size_t blocks = cmux_prefetch_blocks(p);
+    for (int r = 0; r < reps; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (uint32_t i = 0; i < p->lwe_dimension; i++) {
+            cml_prefetch pf = cml_prefetch_stream(ggsw, values * sizeof *ggsw, blocks);
+            uint32_t rot = 1 + (uint32_t)((i * 2654435761u) % (2 * p->polynomial_size - 1));
+            cmux_rotate(p, fft, ggsw, &pf, rot, s.acc, &s);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        t[r] = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    *ms = t[reps / 2];
+    free(t);
+    cml_fft_free(ggsw);
     scratch_free(&s);
     return CML_OK;
 }
