@@ -13,7 +13,8 @@
  * pbs_in_cache.pP is the blind rotation's arithmetic alone: its CMuxes on
  * one GGSW that stays in cache, like the floor's key; set beside pbs.pP it
  * splits the bootstrap's excess over the floor into arithmetic (the
- * coefficient passes) and memory. */
+ * coefficient passes) and memory. cmux.pP.* times one such CMux step by
+ * step (microseconds): input passes, FFTs, products, untwist. */
 #define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
 #include "bench.h"
 
@@ -207,12 +208,19 @@ static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double 
 
     double floor_ms = fft_floor_ms(&p, fft, reps < 5 ? reps : 5);
     printf("fft_floor.p%u %.3f ms\n", prec, floor_ms);
-    double in_cache_ms = 0;
-    const cml_status in_cache_st = cml_blind_rotate_in_cache_ms(ctx1, &p, reps < 5 ? reps : 5,
-                                                                &in_cache_ms);
+    cml_rotation_timing rt;
+    const cml_status in_cache_st = cml_rotation_in_cache(ctx1, &p, reps < 5 ? reps : 5, &rt);
     if (!in_cache_st) {
-        printf("pbs_in_cache.p%u %.3f ms\n", prec, in_cache_ms);
-        printf("pbs_in_cache_over_floor.p%u %.3f ratio\n", prec, in_cache_ms / floor_ms);
+        printf("pbs_in_cache.p%u %.3f ms\n", prec, rt.rotation_ms);
+        printf("pbs_in_cache_over_floor.p%u %.3f ratio\n", prec, rt.rotation_ms / floor_ms);
+        const struct {
+            const char *name;
+            double us;
+        } steps[] = {{"total", rt.cmux_us},         {"input", rt.input_us},
+                     {"forward_fft", rt.forward_us}, {"products", rt.products_us},
+                     {"inverse_fft", rt.inverse_us}, {"untwist", rt.untwist_us}};
+        for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+            printf("cmux.p%u.%s %.3f us\n", prec, steps[i].name, steps[i].us);
     }
     printf("pbs_over_floor.p%u %.3f ratio\n", prec, (kspbs - ks) / floor_ms);
     printf("pbs_batch_over_floor.p%u %.3f ratio\n", prec, t1 / (double)batch / floor_ms);

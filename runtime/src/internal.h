@@ -201,12 +201,19 @@ void cml_modswitch_centered(const uint32_t *ct, uint32_t n, uint32_t log2_2n, ui
 cml_status cml_blind_rotate_acc(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut,
                                 const uint32_t *small, uint64_t *acc);
 
-/* For the benchmark: one blind rotation's n CMuxes under parameters p, all
- * on one GGSW (arbitrary values) that stays in cache, with varied
- * rotations: the bootstrap's arithmetic without streaming the key, to set
- * beside the FFT floor. Milliseconds, median of reps. */
-cml_status cml_blind_rotate_in_cache_ms(cml_context *ctx, const cml_params *p, int reps,
-                                        double *ms);
+/* For the benchmark: the blind rotation's arithmetic without streaming the
+ * key. rotation_ms: one rotation's n CMuxes under parameters p, all on one
+ * GGSW (arbitrary values) that stays in cache, to set beside the FFT floor;
+ * then one CMux step by step, microseconds each: the whole CMux, its input
+ * passes (rotation, digits, fold, twist), forward FFTs, pointwise products,
+ * inverse FFTs, and the untwist with the conversion to the torus. Medians
+ * of reps. */
+typedef struct cml_rotation_timing {
+    double rotation_ms;
+    double cmux_us, input_us, forward_us, products_us, inverse_us, untwist_us;
+} cml_rotation_timing;
+cml_status cml_rotation_in_cache(cml_context *ctx, const cml_params *p, int reps,
+                                 cml_rotation_timing *out);
 
 /* ---- context internals (context.c) ---- */
 typedef void (*cml_task_fn)(void *arg, size_t index, unsigned worker);

@@ -279,21 +279,79 @@ cml_status cml_blind_rotate_acc(cml_context *ctx, const cml_server_key *sk, cons
     return CML_OK;
 }
 
+/* ---- timing hooks for `cml bench pbs` ---- */
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-cml_status cml_blind_rotate_in_cache_ms(cml_context *ctx, const cml_params *p, int reps,
-                                        double *ms) {
+static double now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
+}
+
+/* The steps of one CMux (cmux_rotate) one at a time, `iters` times each:
+ * t[0] the whole CMux, then the input passes, forward FFTs, products,
+ * inverse FFTs, inverse FFTs with the untwist; microseconds per CMux. */
+enum { STEP_ITERS = 32 };
+static void time_cmux_steps(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
+                            size_t ggsw_bytes, pbs_scratch *s, double t[6]) {
+    const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
+    const uint32_t bl = p->pbs_base_log;
+    const size_t h = fft->half, blocks = cmux_prefetch_blocks(p);
+    double t0 = now_us();
+    for (uint32_t i = 0; i < STEP_ITERS; i++) {
+        cml_prefetch pf = cml_prefetch_stream(ggsw, ggsw_bytes, blocks);
+        cmux_rotate(p, fft, ggsw, &pf, 1 + i * 37 % (2 * N - 1), s->acc, s);
+    }
+    t[0] = now_us() - t0;
+    t0 = now_us();
+    for (uint32_t i = 0; i < STEP_ITERS; i++)
+        for (uint32_t c = 0; c < k1; c++) {
+            cml_prefetch pf = cml_prefetch_stream(ggsw, ggsw_bytes, blocks);
+            const uint32_t r = 1 + i * 37 % (2 * N - 1);
+            if (l == 1) {
+                rotate_digit_twist(s->digits, s->acc + (size_t)c * N, N, r, bl, fft->twist, &pf);
+                continue;
+            }
+            rotate_sub_round(s->diff, s->acc + (size_t)c * N, N, r, bl * l);
+            for (uint32_t lev = 0; lev < l; lev++)
+                digits_fold_twist(s->digits, s->diff, h, bl, fft->twist, &pf);
+        }
+    t[1] = now_us() - t0;
+    t0 = now_us();
+    for (uint32_t i = 0; i < STEP_ITERS * k1 * l; i++) cml_fft_forward_oop(fft, s->digits, s->digits + h);
+    t[2] = now_us() - t0;
+    t0 = now_us();
+    for (uint32_t i = 0; i < STEP_ITERS * k1 * l; i++)
+        for (uint32_t o = 0; o < k1; o++)
+            cml_fft_mac(fft, s->facc + o * h, s->digits + h, ggsw + (i % (k1 * l) * k1 + o) * h);
+    t[3] = now_us() - t0;
+    t0 = now_us();
+    for (uint32_t i = 0; i < STEP_ITERS * k1; i++)
+        fftw_execute_dft(fft->backward_oop, (fftw_complex *)(s->facc + i % k1 * h),
+                         (fftw_complex *)s->digits);
+    t[4] = now_us() - t0;
+    t0 = now_us();
+    for (uint32_t i = 0; i < STEP_ITERS * k1; i++)
+        cml_fft_backward_add_torus_oop(fft, s->facc + i % k1 * h, s->digits,
+                                       s->acc + (size_t)(i % k1) * N, NULL);
+    t[5] = now_us() - t0;
+    for (int j = 0; j < 6; j++) t[j] /= STEP_ITERS;
+}
+
+cml_status cml_rotation_in_cache(cml_context *ctx, const cml_params *p, int reps,
+                                 cml_rotation_timing *out) {
     const cml_fft *fft;
     cml_status st = cml_context_fft(ctx, p->polynomial_size, &fft);
     if (st) return st;
     pbs_scratch s;
     if ((st = scratch_alloc(p, fft, 1, &s))) return st;
-    const size_t values = cml_ggsw_fourier_values(p);
+    const size_t values = cml_ggsw_fourier_values(p), bytes = values * sizeof(cml_cplx);
     cml_cplx *ggsw = cml_fft_alloc(fft, values / fft->half);
-    double *t = malloc((size_t)reps * sizeof *t);
+    double *t = malloc((size_t)reps * 7 * sizeof *t);
     if (!ggsw || !t) {
         cml_fft_free(ggsw);
         free(t);
@@ -312,19 +370,28 @@ cml_status cml_blind_rotate_in_cache_ms(cml_context *ctx, const cml_params *p, i
         s.acc[i] = x;
     }
     const size_t blocks = cmux_prefetch_blocks(p);
-    for (int r = 0; r < reps; r++) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int r = 0; r < reps; r++) { /* the n CMuxes of one rotation, on the one GGSW */
+        double t0 = now_us();
         for (uint32_t i = 0; i < p->lwe_dimension; i++) {
-            cml_prefetch pf = cml_prefetch_stream(ggsw, values * sizeof *ggsw, blocks);
-            uint32_t rot = 1 + (uint32_t)((i * 2654435761u) % (2 * p->polynomial_size - 1));
-            cmux_rotate(p, fft, ggsw, &pf, rot, s.acc, &s);
+            cml_prefetch pf = cml_prefetch_stream(ggsw, bytes, blocks);
+            cmux_rotate(p, fft, ggsw, &pf, 1 + i * 2654435761u % (2 * p->polynomial_size - 1),
+                        s.acc, &s);
         }
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        t[r] = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+        t[r] = (now_us() - t0) * 1e-3;
+        time_cmux_steps(p, fft, ggsw, bytes, &s, t + reps + 6 * r);
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
-    *ms = t[reps / 2];
+    out->rotation_ms = t[reps / 2];
+    double *steps[6] = {&out->cmux_us,     &out->input_us,   &out->forward_us,
+                        &out->products_us, &out->inverse_us, &out->untwist_us};
+    double *col = malloc((size_t)reps * sizeof *col);
+    for (int j = 0; j < 6 && col; j++) {
+        for (int r = 0; r < reps; r++) col[r] = t[reps + 6 * r + j];
+        qsort(col, (size_t)reps, sizeof *col, cmp_double);
+        *steps[j] = col[reps / 2];
+    }
+    out->untwist_us -= out->inverse_us; /* measured with the inverse FFTs */
+    free(col);
     free(t);
     cml_fft_free(ggsw);
     scratch_free(&s);
