@@ -32,7 +32,9 @@ static inline int64_t decomp_next_digit(uint64_t *state, uint32_t base_log) {
 
 /* The one-level case of the two above, the same digit in (-B/2, B/2]
  * without the state: rounding half up is minus rounding -x half down, and
- * an arithmetic shift of 2^(63-base_log) - 1 - x floors that to [-B/2, B/2). */
+ * an arithmetic shift of 2^(63-base_log) - 1 - x floors that to [-B/2, B/2).
+ * (>> on a negative int64_t is arithmetic in GCC and Clang, which C leaves to
+ * the implementation; runtime.lwe checks the digits against the above.) */
 static inline int64_t decomp_single_digit(uint64_t x, uint32_t base_log) {
     const uint32_t shift = 64 - base_log;
     return -((int64_t)((UINT64_C(1) << (shift - 1)) - 1 - x) >> shift);
