@@ -184,27 +184,33 @@ static size_t cmux_prefetch_blocks(const cml_params *p) {
     return (h + CML_PREFETCH_BLOCK - 1) / CML_PREFETCH_BLOCK * (k1 * p->pbs_level + k1);
 }
 
+/* The folded, twisted digit polynomial of level lev (levels come least
+ * significant first: l, l-1, ..., 1) of X^r in - in into s->digits: with one
+ * level in one pass from in; with more, the first level's call rounds into
+ * s->diff and every level peels its digit off it. Prefetches from pf. */
+static void cmux_digits(const cml_params *p, const cml_fft *fft, const uint64_t *in, uint32_t r,
+                        uint32_t lev, pbs_scratch *s, cml_prefetch *pf) {
+    const uint32_t N = p->polynomial_size, l = p->pbs_level, bl = p->pbs_base_log;
+    if (l == 1) {
+        rotate_digit_twist(s->digits, in, N, r, bl, fft->twist, pf);
+        return;
+    }
+    if (lev == l) rotate_sub_round(s->diff, in, N, r, bl * l);
+    digits_fold_twist(s->digits, s->diff, fft->half, bl, fft->twist, pf);
+}
+
 /* acc += ExtProd(ggsw, X^r acc - acc), issuing its share of pf (NULL:
  * nothing to prefetch). */
 static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
                         cml_prefetch *pf, uint32_t r, uint64_t *acc, pbs_scratch *s) {
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
-    const uint32_t bl = p->pbs_base_log;
     const size_t h = fft->half;
-    for (uint32_t c = 0; c < k1; c++) {
-        if (l == 1) { /* one level: rotation to twisted digits in one pass */
-            rotate_digit_twist(s->digits, acc + (size_t)c * N, N, r, bl, fft->twist, pf);
-            digit_product(fft, k1, ggsw + (size_t)c * k1 * h, c == 0, s);
-            continue;
-        }
-        rotate_sub_round(s->diff, acc + (size_t)c * N, N, r, bl * l);
-        /* digits come out least significant level first */
+    for (uint32_t c = 0; c < k1; c++)
         for (uint32_t lev = l; lev >= 1; lev--) {
+            cmux_digits(p, fft, acc + (size_t)c * N, r, lev, s, pf);
             const size_t at = ((size_t)c * l + (lev - 1)) * k1 * h;
-            digits_fold_twist(s->digits, s->diff, h, bl, fft->twist, pf);
             digit_product(fft, k1, ggsw + at, c == 0 && lev == l, s);
         }
-    }
     for (uint32_t o = 0; o < k1; o++)
         cml_fft_backward_add_torus_oop(fft, s->facc + o * h, s->digits, acc + (size_t)o * N, pf);
 }
@@ -292,14 +298,13 @@ static double now_us(void) {
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
 }
 
-/* The steps of one CMux (cmux_rotate) one at a time, `iters` times each:
- * t[0] the whole CMux, then the input passes, forward FFTs, products,
+/* The steps of one CMux (cmux_rotate) one at a time, STEP_ITERS times
+ * each: t[0] the whole CMux, then the input passes, forward FFTs, products,
  * inverse FFTs, inverse FFTs with the untwist; microseconds per CMux. */
 enum { STEP_ITERS = 32 };
 static void time_cmux_steps(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
                             size_t ggsw_bytes, pbs_scratch *s, double t[6]) {
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
-    const uint32_t bl = p->pbs_base_log;
     const size_t h = fft->half, blocks = cmux_prefetch_blocks(p);
     double t0 = now_us();
     for (uint32_t i = 0; i < STEP_ITERS; i++) {
@@ -308,18 +313,12 @@ static void time_cmux_steps(const cml_params *p, const cml_fft *fft, const cml_c
     }
     t[0] = now_us() - t0;
     t0 = now_us();
-    for (uint32_t i = 0; i < STEP_ITERS; i++)
-        for (uint32_t c = 0; c < k1; c++) {
-            cml_prefetch pf = cml_prefetch_stream(ggsw, ggsw_bytes, blocks);
-            const uint32_t r = 1 + i * 37 % (2 * N - 1);
-            if (l == 1) {
-                rotate_digit_twist(s->digits, s->acc + (size_t)c * N, N, r, bl, fft->twist, &pf);
-                continue;
-            }
-            rotate_sub_round(s->diff, s->acc + (size_t)c * N, N, r, bl * l);
-            for (uint32_t lev = 0; lev < l; lev++)
-                digits_fold_twist(s->digits, s->diff, h, bl, fft->twist, &pf);
-        }
+    for (uint32_t i = 0; i < STEP_ITERS; i++) {
+        cml_prefetch pf = cml_prefetch_stream(ggsw, ggsw_bytes, blocks);
+        for (uint32_t c = 0; c < k1; c++)
+            for (uint32_t lev = l; lev >= 1; lev--)
+                cmux_digits(p, fft, s->acc + (size_t)c * N, 1 + i * 37 % (2 * N - 1), lev, s, &pf);
+    }
     t[1] = now_us() - t0;
     t0 = now_us();
     for (uint32_t i = 0; i < STEP_ITERS * k1 * l; i++) cml_fft_forward_oop(fft, s->digits, s->digits + h);
@@ -382,16 +381,15 @@ cml_status cml_rotation_in_cache(cml_context *ctx, const cml_params *p, int reps
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
     out->rotation_ms = t[reps / 2];
+    /* then each step's median, gathered into the first reps slots */
     double *steps[6] = {&out->cmux_us,     &out->input_us,   &out->forward_us,
                         &out->products_us, &out->inverse_us, &out->untwist_us};
-    double *col = malloc((size_t)reps * sizeof *col);
-    for (int j = 0; j < 6 && col; j++) {
-        for (int r = 0; r < reps; r++) col[r] = t[reps + 6 * r + j];
-        qsort(col, (size_t)reps, sizeof *col, cmp_double);
-        *steps[j] = col[reps / 2];
+    for (int j = 0; j < 6; j++) {
+        for (int r = 0; r < reps; r++) t[r] = t[reps + 6 * r + j];
+        qsort(t, (size_t)reps, sizeof *t, cmp_double);
+        *steps[j] = t[reps / 2];
     }
     out->untwist_us -= out->inverse_us; /* measured with the inverse FFTs */
-    free(col);
     free(t);
     cml_fft_free(ggsw);
     scratch_free(&s);
