@@ -15,7 +15,6 @@
  * splits the bootstrap's excess over the floor into arithmetic (the
  * coefficient passes) and memory. cmux.pP.* times one such CMux step by
  * step (microseconds): input passes, FFTs, products, untwist. */
-#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
 #include "bench.h"
 
 #include "fft.h"
@@ -25,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 double bench_now_ms(void) {
@@ -84,14 +82,11 @@ static double fft_floor_ms(const cml_params *p, const cml_fft *fft, int reps) {
 }
 
 /* One core's read bandwidth in GB/s: the best of 3 passes summing 256 MB,
- * on 2 MB pages like the keys. */
+ * allocated like the keys. */
 static double read_bandwidth_gbs(void) {
     const size_t bytes = (size_t)256 << 20, n = bytes / sizeof(uint64_t);
-    uint64_t *a = aligned_alloc((size_t)2 << 20, bytes);
+    uint64_t *a = cml_key_alloc(bytes);
     if (!a) return 0;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(a, bytes, MADV_HUGEPAGE);
-#endif
     for (size_t i = 0; i < n; i++) a[i] = i;
     double best = 1e300;
     volatile uint64_t sink = 0;

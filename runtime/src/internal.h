@@ -196,6 +196,11 @@ static inline uint32_t cml_modswitch(uint32_t x, uint32_t log2_2n) {
  * the modulus switching noise. */
 void cml_modswitch_centered(const uint32_t *ct, uint32_t n, uint32_t log2_2n, uint32_t *out);
 
+/* Memory for key material streamed by the bootstrap and keyswitch (and by
+ * the benchmark's bandwidth figure): 64-byte aligned, on 2 MB pages from
+ * 2 MB up (server_key.c). Freed with free(). */
+void *cml_key_alloc(size_t bytes);
+
 /* For noise tests: the whole accumulator ((k+1)*N words) after blind
  * rotation of a small-key ciphertext (n+1 words, 32-bit torus). */
 cml_status cml_blind_rotate_acc(cml_context *ctx, const cml_server_key *sk, const cml_lut *lut,

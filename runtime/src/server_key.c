@@ -15,13 +15,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Key memory. A bootstrap streams its whole key (tens to hundreds of MB)
- * once; on 4 KB pages that is a TLB miss every 4 KB, which the prefetches
- * ahead of the CMux cannot hide. Keys of 2 MB and more are put on 2 MB
- * pages: aligned to them, and transparent huge pages asked for with
- * madvise (where the kernel has them; without, nothing changes). */
+/* Key memory (internal.h). A bootstrap streams its whole key (tens to
+ * hundreds of MB) once; on 4 KB pages that is a TLB miss every 4 KB, which
+ * the prefetches ahead of the CMux cannot hide. Blocks of 2 MB and more are
+ * put on 2 MB pages: aligned to them, and transparent huge pages asked for
+ * with madvise (where the kernel has them; without, nothing changes). */
 enum { HUGE_PAGE = 2 << 20 };
-static void *key_alloc(size_t bytes) {
+void *cml_key_alloc(size_t bytes) {
     if (bytes < HUGE_PAGE) return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     const size_t rounded = (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
     void *p = aligned_alloc(HUGE_PAGE, rounded);
@@ -41,8 +41,8 @@ cml_status cml_server_key_alloc(const cml_params *params, uint32_t *share_ksk,
         return CML_OK;
     }
     sk->ksk_borrowed = share_ksk != NULL;
-    sk->ksk = share_ksk ? share_ksk : key_alloc(cml_ksk_words(params) * sizeof *sk->ksk);
-    sk->bsk = key_alloc(cml_bsk_fourier_values(params) * sizeof *sk->bsk);
+    sk->ksk = share_ksk ? share_ksk : cml_key_alloc(cml_ksk_words(params) * sizeof *sk->ksk);
+    sk->bsk = cml_key_alloc(cml_bsk_fourier_values(params) * sizeof *sk->bsk);
     if (!sk->ksk || !sk->bsk) {
         cml_server_key_destroy(sk);
         return cml_error(CML_ERR_NOMEM, "out of memory allocating a server key (%zu MB)",
