@@ -119,20 +119,23 @@ void cml_fft_backward_add_torus_oop(const cml_fft *fft, const cml_cplx *in, cml_
     untwist_add_torus(fft, tmp, acc, pf);
 }
 
+/* acc[j], acc[j + h] += torus(ut[j] * buf[j]) */
+static inline void untwist_add_one(const cml_cplx *restrict buf, const cml_cplx *restrict ut,
+                                   uint64_t *restrict acc, size_t h, size_t j) {
+    acc[j] += torus_from_unit(buf[j].re * ut[j].re - buf[j].im * ut[j].im);
+    acc[j + h] += torus_from_unit(buf[j].re * ut[j].im + buf[j].im * ut[j].re);
+}
+
 static void untwist_add_torus(const cml_fft *fft, const cml_cplx *buf, uint64_t *acc,
                               cml_prefetch *pf) {
     const size_t h = fft->half;
     const cml_cplx *ut = fft->untwist;
-    for (size_t j0 = 0; j0 < h; j0 += CML_PREFETCH_BLOCK) { /* blocks: see cml_prefetch */
+    size_t j0 = 0;
+    for (; j0 + CML_PREFETCH_BLOCK <= h; j0 += CML_PREFETCH_BLOCK) { /* whole blocks */
         cml_prefetch_block(pf);
-        const size_t end = j0 + CML_PREFETCH_BLOCK < h ? j0 + CML_PREFETCH_BLOCK : h;
-        for (size_t j = j0; j < end; j++) {
-            double re = buf[j].re * ut[j].re - buf[j].im * ut[j].im;
-            double im = buf[j].re * ut[j].im + buf[j].im * ut[j].re;
-            acc[j] += torus_from_unit(re);
-            acc[j + h] += torus_from_unit(im);
-        }
+        for (size_t j = j0; j < j0 + CML_PREFETCH_BLOCK; j++) untwist_add_one(buf, ut, acc, h, j);
     }
+    for (size_t j = j0; j < h; j++) untwist_add_one(buf, ut, acc, h, j); /* N/2 < a block */
 }
 
 void cml_fft_mac(const cml_fft *fft, cml_cplx *restrict out, const cml_cplx *restrict a,

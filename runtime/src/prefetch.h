@@ -6,7 +6,10 @@
  *
  * A loop over its values in blocks of CML_PREFETCH_BLOCK calls
  * cml_prefetch_block once per block; each call issues the next `step` bytes
- * (whole cache lines) of the stream, never past `end`. NULL: nothing. */
+ * (whole cache lines) of the stream, never past `end`. NULL: nothing.
+ * Whole blocks go as fixed-count inner loops, then the rest on its own: the
+ * compiler unrolls and vectorises a fixed count whole, while a variable
+ * `min(j0 + 16, len)` bound cost the bootstrap's input pass half again. */
 #ifndef CML_RUNTIME_PREFETCH_H
 #define CML_RUNTIME_PREFETCH_H
 

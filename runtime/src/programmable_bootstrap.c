@@ -107,15 +107,16 @@ static inline void twist_store(cml_cplx *restrict out, double re, double im,
 static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, size_t h,
                               uint32_t bl, const cml_cplx *restrict tw, cml_prefetch *pf) {
     uint64_t *restrict lo = st, *restrict hi = st + h;
-    for (size_t j0 = 0; j0 < h; j0 += CML_PREFETCH_BLOCK) {
+    size_t j0 = 0;
+    for (; j0 + CML_PREFETCH_BLOCK <= h; j0 += CML_PREFETCH_BLOCK) { /* whole blocks */
         cml_prefetch_block(pf);
-        const size_t end = j0 + CML_PREFETCH_BLOCK < h ? j0 + CML_PREFETCH_BLOCK : h;
-        for (size_t j = j0; j < end; j++) {
-            double re = (double)decomp_next_digit(&lo[j], bl);
-            double im = (double)decomp_next_digit(&hi[j], bl);
-            twist_store(&out[j], re, im, &tw[j]);
-        }
+        for (size_t j = j0; j < j0 + CML_PREFETCH_BLOCK; j++)
+            twist_store(&out[j], (double)decomp_next_digit(&lo[j], bl),
+                        (double)decomp_next_digit(&hi[j], bl), &tw[j]);
     }
+    for (size_t j = j0; j < h; j++) /* the rest (N/2 < CML_PREFETCH_BLOCK) */
+        twist_store(&out[j], (double)decomp_next_digit(&lo[j], bl),
+                    (double)decomp_next_digit(&hi[j], bl), &tw[j]);
 }
 
 /* The one-level case in one pass: the folded, twisted digit polynomial of
@@ -145,15 +146,16 @@ static void rotate_digit_twist(cml_cplx *restrict out, const uint64_t *restrict 
         const uint64_t lm = neg != lw ? ~(uint64_t)0 : 0, hm = neg != hw ? ~(uint64_t)0 : 0;
         const cml_cplx *restrict t = tw + a;
         cml_cplx *restrict o = out + a;
-        for (size_t j0 = 0; j0 < len; j0 += CML_PREFETCH_BLOCK) {
+        size_t j0 = 0;
+        for (; j0 + CML_PREFETCH_BLOCK <= len; j0 += CML_PREFETCH_BLOCK) { /* whole blocks */
             cml_prefetch_block(pf);
-            const size_t end = j0 + CML_PREFETCH_BLOCK < len ? j0 + CML_PREFETCH_BLOCK : len;
-            for (size_t j = j0; j < end; j++) {
-                double re = (double)decomp_single_digit(((ls[j] ^ lm) - lm) - lc[j], bl);
-                double im = (double)decomp_single_digit(((hs[j] ^ hm) - hm) - hc[j], bl);
-                twist_store(&o[j], re, im, &t[j]);
-            }
+            for (size_t j = j0; j < j0 + CML_PREFETCH_BLOCK; j++)
+                twist_store(&o[j], (double)decomp_single_digit(((ls[j] ^ lm) - lm) - lc[j], bl),
+                            (double)decomp_single_digit(((hs[j] ^ hm) - hm) - hc[j], bl), &t[j]);
         }
+        for (size_t j = j0; j < len; j++) /* the rest of the segment */
+            twist_store(&o[j], (double)decomp_single_digit(((ls[j] ^ lm) - lm) - lc[j], bl),
+                        (double)decomp_single_digit(((hs[j] ^ hm) - hm) - hc[j], bl), &t[j]);
     }
 }
 
