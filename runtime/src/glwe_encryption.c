@@ -15,36 +15,26 @@
 
 enum { LIMB_BITS = 16, LIMBS = 64 / LIMB_BITS };
 
-size_t cml_glwe_scratch_values(uint32_t N) { return (size_t)(LIMBS + 1) * (N / 2); }
-
-void cml_glwe_key_fourier(const cml_fft *fft, const uint64_t *glwe_key, uint32_t k,
-                          cml_cplx *out) {
+void cml_glwe_key_fourier(const cml_fft *fft, const uint64_t *glwe_key, uint32_t k, double *out) {
     for (uint32_t i = 0; i < k; i++)
-        cml_fft_forward_i64(fft, out + (size_t)i * fft->half,
-                            (const int64_t *)(glwe_key + (size_t)i * fft->N));
+        cml_fft_forward_i64(fft, out + (size_t)i * fft->N, (const int64_t *)(glwe_key + (size_t)i * fft->N));
 }
 
 /* out += a * s exactly (mod 2^64), s given by its transform. */
 static void poly_mul_binary_acc(const cml_fft *fft, uint64_t *out, const uint64_t *a,
-                                const cml_cplx *s_fourier, cml_cplx *scratch) {
+                                const double *s_fourier, double *scratch) {
     const size_t h = fft->half;
-    cml_cplx *limb = scratch, *acc = scratch + h;
+    double *limb = scratch, *acc = scratch + fft->N;
+    int64_t *digits = (int64_t *)acc; /* the limb's coefficients, read before acc is written */
     for (int t = 0; t < LIMBS; t++) {
-        const cml_cplx *tw = fft->twist;
+        for (size_t j = 0; j < fft->N; j++) digits[j] = (int64_t)((a[j] >> (LIMB_BITS * t)) & 0xFFFF);
+        cml_fft_forward_i64(fft, limb, digits);
+        cml_fft_mul(fft, acc, limb, s_fourier);
+        cml_fft_backward(fft, acc, NULL);
+        const double *ur = fft->untwist, *ui = fft->untwist + h;
         for (size_t j = 0; j < h; j++) {
-            double re = (double)((a[j] >> (LIMB_BITS * t)) & 0xFFFF);
-            double im = (double)((a[j + h] >> (LIMB_BITS * t)) & 0xFFFF);
-            limb[j].re = re * tw[j].re - im * tw[j].im;
-            limb[j].im = re * tw[j].im + im * tw[j].re;
-        }
-        cml_fft_forward_inplace(fft, limb);
-        memset(acc, 0, h * sizeof *acc);
-        cml_fft_mac(fft, acc, limb, s_fourier);
-        fftw_execute_dft(fft->backward, (fftw_complex *)acc, (fftw_complex *)acc);
-        const cml_cplx *ut = fft->untwist;
-        for (size_t j = 0; j < h; j++) {
-            double re = acc[j].re * ut[j].re - acc[j].im * ut[j].im;
-            double im = acc[j].re * ut[j].im + acc[j].im * ut[j].re;
+            double re = acc[j] * ur[j] - acc[h + j] * ui[j];
+            double im = acc[j] * ui[j] + acc[h + j] * ur[j];
             out[j] += (uint64_t)llrint(re * 0x1p64) << (LIMB_BITS * t);
             out[j + h] += (uint64_t)llrint(im * 0x1p64) << (LIMB_BITS * t);
         }
@@ -52,8 +42,8 @@ static void poly_mul_binary_acc(const cml_fft *fft, uint64_t *out, const uint64_
 }
 
 void cml_glwe_encrypt_raw(cml_rng *rng, const cml_fft *fft, uint64_t *ct,
-                          const cml_cplx *key_fourier, uint32_t k, const uint64_t *msg,
-                          double std, cml_cplx *scratch) {
+                          const double *key_fourier, uint32_t k, const uint64_t *msg,
+                          double std, double *scratch) {
     const uint32_t N = fft->N;
     uint64_t *body = ct + (size_t)k * N;
     cml_rng_uniform(rng, ct, (size_t)k * N);
@@ -63,6 +53,6 @@ void cml_glwe_encrypt_raw(cml_rng *rng, const cml_fft *fft, uint64_t *ct,
         memset(body, 0, N * sizeof *body);
     cml_rng_add_gaussian(rng, body, N, std);
     for (uint32_t i = 0; i < k; i++)
-        poly_mul_binary_acc(fft, body, ct + (size_t)i * N, key_fourier + (size_t)i * fft->half,
+        poly_mul_binary_acc(fft, body, ct + (size_t)i * N, key_fourier + (size_t)i * N,
                             scratch);
 }

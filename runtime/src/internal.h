@@ -21,7 +21,7 @@
  * bound) and lets it use 32-bit vector multiplies. The rounding of the key
  * to 32 bits is in the noise model (params.c).
  *   Fourier bootstrap key:        [n GGSW][(k+1)*pbs_level rows][(k+1) polys]
- *                                 [N/2 cml_cplx]; row (c, j) encrypts
+ *                                 [N doubles: fft.h's split layout]; row (c, j) encrypts
  *                                 s_small[i] * 2^(64 - j*pbs_base_log) added to
  *                                 component c (c = k is the body)
  */
@@ -33,11 +33,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* One complex value, laid out as FFTW's fftw_complex (re, im). */
-typedef struct cml_cplx {
-    double re, im;
-} cml_cplx;
 
 /* ---- errors (error.c) ---- */
 /* Sets the thread's message (printf-style) and returns `s`. */
@@ -61,7 +56,7 @@ struct cml_client_key {
 struct cml_server_key {
     cml_params params;
     uint32_t *ksk;        /* k*N * ks_level * (n+1) words, 32-bit torus; NULL if n = 0 */
-    cml_cplx *bsk;        /* n * (k+1)*pbs_level * (k+1) * N/2 values (fftw_malloc); NULL if n = 0 */
+    double *bsk;          /* n * (k+1)*pbs_level * (k+1) Fourier polynomials of N doubles; NULL if n = 0 */
     /* optional light bootstrap key (cml_server_key_add_light): a server key
      * whose params differ in k, N (k N at most this key's; its GLWE key is
      * the start of this one's), glwe_noise_std, precision and the bootstrap
@@ -106,12 +101,13 @@ static inline size_t cml_big_dim(const cml_params *p) {
 static inline size_t cml_ksk_words(const cml_params *p) {
     return cml_big_dim(p) * p->ks_level * ((size_t)p->lwe_dimension + 1);
 }
-static inline size_t cml_ggsw_fourier_values(const cml_params *p) {
+/* doubles of one Fourier GGSW, and of the whole Fourier bootstrap key */
+static inline size_t cml_ggsw_fourier_doubles(const cml_params *p) {
     size_t k1 = (size_t)p->glwe_dimension + 1;
-    return k1 * p->pbs_level * k1 * (p->polynomial_size / 2);
+    return k1 * p->pbs_level * k1 * p->polynomial_size;
 }
-static inline size_t cml_bsk_fourier_values(const cml_params *p) {
-    return (size_t)p->lwe_dimension * cml_ggsw_fourier_values(p);
+static inline size_t cml_bsk_fourier_doubles(const cml_params *p) {
+    return (size_t)p->lwe_dimension * cml_ggsw_fourier_doubles(p);
 }
 
 /* ---- noise model (params.c) ---- */
@@ -153,8 +149,8 @@ void cml_random_secret_bits(uint64_t *out, size_t count);
 /* ---- torus/decomposition helpers (decomposition.h) are inline there ---- */
 
 /* ---- FFT (fft.c) ---- */
-typedef struct cml_fft cml_fft; /* plans and twiddles for one N */
-/* Plans for N, cached in ctx (made once under the context's lock). */
+typedef struct cml_fft cml_fft; /* twiddles for one N */
+/* The transform for N, cached in ctx (made once under the context's lock). */
 cml_status cml_context_fft(cml_context *ctx, uint32_t N, const cml_fft **out);
 
 /* ---- encryption primitives (lwe_encryption.c, glwe_encryption.c) ---- */
@@ -163,14 +159,12 @@ void cml_lwe_encrypt_raw(cml_rng *rng, uint64_t *ct, const uint64_t *key, size_t
                          uint64_t plaintext, double std);
 uint64_t cml_lwe_phase_raw(const uint64_t *ct, const uint64_t *key, size_t dim);
 /* GLWE encryption of the polynomial `msg` (N coefficients; NULL = zero)
- * under a key given in the Fourier domain (cml_glwe_key_fourier, k * N/2
- * values); scratch holds cml_glwe_scratch_values(N) FFT-aligned values. */
-void cml_glwe_key_fourier(const cml_fft *fft, const uint64_t *glwe_key, uint32_t k,
-                          cml_cplx *out);
-size_t cml_glwe_scratch_values(uint32_t N);
+ * under a key given in the Fourier domain (cml_glwe_key_fourier, k Fourier
+ * polynomials); scratch holds 2 Fourier polynomials (cml_fft_alloc). */
+void cml_glwe_key_fourier(const cml_fft *fft, const uint64_t *glwe_key, uint32_t k, double *out);
 void cml_glwe_encrypt_raw(cml_rng *rng, const cml_fft *fft, uint64_t *ct,
-                          const cml_cplx *key_fourier, uint32_t k, const uint64_t *msg,
-                          double std, cml_cplx *scratch);
+                          const double *key_fourier, uint32_t k, const uint64_t *msg,
+                          double std, double *scratch);
 
 /* ---- bootstrapping internals (lwe_keyswitch.c, programmable_bootstrap.c) ---- */
 /* out (n+1 words, small key, 32-bit torus) = keyswitch of in (k*N+1 words) */

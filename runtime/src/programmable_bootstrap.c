@@ -32,16 +32,16 @@ typedef struct pbs_scratch {
     uint32_t *small;   /* group * (n+1): keyswitched ciphertexts, 32-bit torus */
     uint64_t *acc;     /* group * (k+1)*N: accumulators */
     uint64_t *diff;    /* N: one rotated-minus-original polynomial */
-    cml_cplx *digits;  /* 2 * N/2: one twisted digit polynomial, then its transform */
-    cml_cplx *facc;    /* (k+1) * N/2: Fourier accumulators */
+    double *digits;    /* one Fourier polynomial: a twisted digit polynomial, then its transform */
+    double *facc;      /* k+1 Fourier polynomials: the accumulators */
 } pbs_scratch;
 
 static void scratch_free(pbs_scratch *s) {
     if (!s) return;
     free(s->small);
     free(s->acc);
-    cml_fft_free(s->digits);
-    cml_fft_free(s->facc);
+    free(s->digits);
+    free(s->facc);
     memset(s, 0, sizeof *s);
 }
 
@@ -52,7 +52,7 @@ static cml_status scratch_alloc(const cml_params *p, const cml_fft *fft, uint32_
     s->small = malloc(group * (p->lwe_dimension + 1) * sizeof *s->small);
     s->acc = malloc((group * k1 * N + N) * sizeof *s->acc);
     s->diff = s->acc ? s->acc + group * k1 * N : NULL;
-    s->digits = cml_fft_alloc(fft, 2);
+    s->digits = cml_fft_alloc(fft, 1);
     s->facc = cml_fft_alloc(fft, k1);
     if (!s->small || !s->acc || !s->digits || !s->facc) {
         scratch_free(s);
@@ -94,29 +94,25 @@ static void rotate_sub_round(uint64_t *restrict st, const uint64_t *restrict in,
     }
 }
 
-/* out = (re + i im) * tw */
-static inline void twist_store(cml_cplx *restrict out, double re, double im,
-                               const cml_cplx *restrict tw) {
-    out->re = re * tw->re - im * tw->im;
-    out->im = re * tw->im + im * tw->re;
+/* (*out_re + i *out_im) = (re + i im) * (tw_re + i tw_im) */
+static inline void twist_store(double *restrict out_re, double *restrict out_im, double re,
+                               double im, double tw_re, double tw_im) {
+    *out_re = re * tw_re - im * tw_im;
+    *out_im = re * tw_im + im * tw_re;
 }
 
 /* Peels one digit off every coefficient's state and writes the folded,
- * twisted complex vector of that digit polynomial, prefetching as it goes
- * (pf: see cml_prefetch). */
-static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, size_t h,
-                              uint32_t bl, const cml_cplx *restrict tw, cml_prefetch *pf) {
+ * twisted values of that digit polynomial (split, fft.h), prefetching as it
+ * goes (pf: see cml_prefetch). N/2 is a multiple of the prefetch block. */
+static void digits_fold_twist(double *restrict out, uint64_t *restrict st, size_t h,
+                              uint32_t bl, const double *restrict tw, cml_prefetch *pf) {
     uint64_t *restrict lo = st, *restrict hi = st + h;
-    size_t j0 = 0;
-    for (; j0 + CML_PREFETCH_BLOCK <= h; j0 += CML_PREFETCH_BLOCK) { /* whole blocks */
+    for (size_t j0 = 0; j0 < h; j0 += CML_PREFETCH_BLOCK) {
         cml_prefetch_block(pf);
         for (size_t j = j0; j < j0 + CML_PREFETCH_BLOCK; j++)
-            twist_store(&out[j], (double)decomp_next_digit(&lo[j], bl),
-                        (double)decomp_next_digit(&hi[j], bl), &tw[j]);
+            twist_store(&out[j], &out[h + j], (double)decomp_next_digit(&lo[j], bl),
+                        (double)decomp_next_digit(&hi[j], bl), tw[j], tw[h + j]);
     }
-    for (size_t j = j0; j < h; j++) /* the rest (N/2 < CML_PREFETCH_BLOCK) */
-        twist_store(&out[j], (double)decomp_next_digit(&lo[j], bl),
-                    (double)decomp_next_digit(&hi[j], bl), &tw[j]);
 }
 
 /* The one-level case in one pass: the folded, twisted digit polynomial of
@@ -125,8 +121,8 @@ static void digits_fold_twist(cml_cplx *restrict out, uint64_t *restrict st, siz
  * each wrap at their own point, so [0, h) splits into at most three
  * segments where both halves are plain shifted loads with a fixed sign.
  * Prefetches as digits_fold_twist. r in [1, 2N). */
-static void rotate_digit_twist(cml_cplx *restrict out, const uint64_t *restrict in, uint32_t N,
-                               uint32_t r, uint32_t bl, const cml_cplx *restrict tw,
+static void rotate_digit_twist(double *restrict out, const uint64_t *restrict in, uint32_t N,
+                               uint32_t r, uint32_t bl, const double *restrict tw,
                                cml_prefetch *pf) {
     const size_t h = N / 2;
     const bool neg = r >= N;
@@ -144,18 +140,20 @@ static void rotate_digit_twist(cml_cplx *restrict out, const uint64_t *restrict 
         const uint64_t *restrict hs = hw ? in + (N - r) + h + a : in + (h + a - r);
         const uint64_t *restrict lc = in + a, *restrict hc = in + h + a;
         const uint64_t lm = neg != lw ? ~(uint64_t)0 : 0, hm = neg != hw ? ~(uint64_t)0 : 0;
-        const cml_cplx *restrict t = tw + a;
-        cml_cplx *restrict o = out + a;
+        const double *restrict tr = tw + a, *restrict ti = tw + h + a;
+        double *restrict ore = out + a, *restrict oim = out + h + a;
         size_t j0 = 0;
         for (; j0 + CML_PREFETCH_BLOCK <= len; j0 += CML_PREFETCH_BLOCK) { /* whole blocks */
             cml_prefetch_block(pf);
             for (size_t j = j0; j < j0 + CML_PREFETCH_BLOCK; j++)
-                twist_store(&o[j], (double)decomp_single_digit(((ls[j] ^ lm) - lm) - lc[j], bl),
-                            (double)decomp_single_digit(((hs[j] ^ hm) - hm) - hc[j], bl), &t[j]);
+                twist_store(&ore[j], &oim[j],
+                            (double)decomp_single_digit(((ls[j] ^ lm) - lm) - lc[j], bl),
+                            (double)decomp_single_digit(((hs[j] ^ hm) - hm) - hc[j], bl), tr[j],
+                            ti[j]);
         }
         for (size_t j = j0; j < len; j++) /* the rest of the segment */
-            twist_store(&o[j], (double)decomp_single_digit(((ls[j] ^ lm) - lm) - lc[j], bl),
-                        (double)decomp_single_digit(((hs[j] ^ hm) - hm) - hc[j], bl), &t[j]);
+            twist_store(&ore[j], &oim[j], (double)decomp_single_digit(((ls[j] ^ lm) - lm) - lc[j], bl),
+                        (double)decomp_single_digit(((hs[j] ^ hm) - hm) - hc[j], bl), tr[j], ti[j]);
     }
 }
 
@@ -163,27 +161,27 @@ static void rotate_digit_twist(cml_cplx *restrict out, const uint64_t *restrict 
  * folded, twisted digits in s->digits and multiply them into the Fourier
  * accumulators by the k+1 key polynomials at row (the first share of a
  * CMux overwrites, the others add). */
-static void digit_product(const cml_fft *fft, uint32_t k1, const cml_cplx *row, bool first,
-                          pbs_scratch *s) {
-    const size_t h = fft->half;
-    cml_cplx *d = s->digits + h;
-    cml_fft_forward_oop(fft, s->digits, d);
+static void digit_product(const cml_fft *fft, uint32_t k1, const double *row, bool first,
+                          pbs_scratch *s, cml_prefetch *pf) {
+    const size_t N = fft->N;
+    cml_fft_forward(fft, s->digits, pf);
     for (uint32_t o = 0; o < k1; o++) {
         if (first)
-            cml_fft_mul(fft, s->facc + o * h, d, row + o * h);
+            cml_fft_mul(fft, s->facc + o * N, s->digits, row + o * N);
         else
-            cml_fft_mac(fft, s->facc + o * h, d, row + o * h);
+            cml_fft_mac(fft, s->facc + o * N, s->digits, row + o * N);
     }
 }
 
-/* Prefetch blocks one CMux issues: its input and output passes, k1*l and
- * k1 over N/2 values. The stream is spread over these only: all of it in the
- * inputs asks for more lines at once than the memory system keeps in
- * flight, and in the products it competes with their own loads (both
- * measured slower, docs/runtime.md); FFTW's loops are out of reach. */
+/* Prefetch blocks one CMux issues: its input passes and forward
+ * transforms (k1*l of each) and its inverse transforms and untwists (k1),
+ * one block per CML_PREFETCH_BLOCK values in the passes and per
+ * CML_FFT_PREFETCH_POINTS in the transforms. Everything but the products:
+ * there the prefetches compete with the products' own loads (measured
+ * slower, docs/runtime.md). */
 static size_t cmux_prefetch_blocks(const cml_params *p) {
     const size_t k1 = p->glwe_dimension + 1, h = p->polynomial_size / 2;
-    return (h + CML_PREFETCH_BLOCK - 1) / CML_PREFETCH_BLOCK * (k1 * p->pbs_level + k1);
+    return (h / CML_PREFETCH_BLOCK + h / CML_FFT_PREFETCH_POINTS) * (k1 * p->pbs_level + k1);
 }
 
 /* The folded, twisted digit polynomial of level lev (levels come least
@@ -203,18 +201,17 @@ static void cmux_digits(const cml_params *p, const cml_fft *fft, const uint64_t 
 
 /* acc += ExtProd(ggsw, X^r acc - acc), issuing its share of pf (NULL:
  * nothing to prefetch). */
-static void cmux_rotate(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
+static void cmux_rotate(const cml_params *p, const cml_fft *fft, const double *ggsw,
                         cml_prefetch *pf, uint32_t r, uint64_t *acc, pbs_scratch *s) {
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
-    const size_t h = fft->half;
     for (uint32_t c = 0; c < k1; c++)
         for (uint32_t lev = l; lev >= 1; lev--) {
             cmux_digits(p, fft, acc + (size_t)c * N, r, lev, s, pf);
-            const size_t at = ((size_t)c * l + (lev - 1)) * k1 * h;
-            digit_product(fft, k1, ggsw + at, c == 0 && lev == l, s);
+            const size_t at = ((size_t)c * l + (lev - 1)) * k1 * N;
+            digit_product(fft, k1, ggsw + at, c == 0 && lev == l, s, pf);
         }
     for (uint32_t o = 0; o < k1; o++)
-        cml_fft_backward_add_torus_oop(fft, s->facc + o * h, s->digits, acc + (size_t)o * N, pf);
+        cml_fft_backward_add_torus(fft, s->facc + (size_t)o * N, acc + (size_t)o * N, pf);
 }
 
 /* Blind rotation of `count` small-key ciphertexts (s->small) in lockstep:
@@ -241,14 +238,14 @@ static void blind_rotate(const cml_server_key *sk, const cml_fft *fft,
         memset(acc, 0, (size_t)k * N * sizeof *acc);
         poly_rotate(acc + (size_t)k * N, luts[g]->poly, N, (two_n - b) % two_n);
     }
-    const size_t ggsw_values = cml_ggsw_fourier_values(p);
+    const size_t ggsw_doubles = cml_ggsw_fourier_doubles(p);
     const size_t blocks = cmux_prefetch_blocks(p) * count;
     for (uint32_t i = 0; i < n; i++) {
-        const cml_cplx *ggsw = sk->bsk + i * ggsw_values;
+        const double *ggsw = sk->bsk + i * ggsw_doubles;
         /* the group's CMuxes on this GGSW prefetch the next one, each a
          * share: in a batch no one CMux takes the whole burst */
-        cml_prefetch next = cml_prefetch_stream(ggsw + ggsw_values,
-                                                i + 1 < n ? ggsw_values * sizeof *ggsw : 0, blocks);
+        cml_prefetch next = cml_prefetch_stream(ggsw + ggsw_doubles,
+                                                i + 1 < n ? ggsw_doubles * sizeof *ggsw : 0, blocks);
         for (size_t g = 0; g < count; g++) {
             uint32_t a = cml_modswitch(s->small[g * (n + 1) + i], log2_2n);
             if (a) cmux_rotate(p, fft, ggsw, &next, a, s->acc + g * acc_words, s);
@@ -302,12 +299,15 @@ static double now_us(void) {
 
 /* The steps of one CMux (cmux_rotate) one at a time, STEP_ITERS times
  * each: t[0] the whole CMux, then the input passes, forward FFTs, products,
- * inverse FFTs, inverse FFTs with the untwist; microseconds per CMux. */
+ * inverse FFTs, untwists; microseconds per CMux. The transforms run in
+ * place on their last output (values overflow to inf and NaN: harmless, x86
+ * vector arithmetic runs at full speed on them); the untwists read the key,
+ * which stays finite, as conversions to integers must. */
 enum { STEP_ITERS = 32 };
-static void time_cmux_steps(const cml_params *p, const cml_fft *fft, const cml_cplx *ggsw,
+static void time_cmux_steps(const cml_params *p, const cml_fft *fft, const double *ggsw,
                             size_t ggsw_bytes, pbs_scratch *s, double t[6]) {
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
-    const size_t h = fft->half, blocks = cmux_prefetch_blocks(p);
+    const size_t blocks = cmux_prefetch_blocks(p);
     double t0 = now_us();
     for (uint32_t i = 0; i < STEP_ITERS; i++) {
         cml_prefetch pf = cml_prefetch_stream(ggsw, ggsw_bytes, blocks);
@@ -323,22 +323,22 @@ static void time_cmux_steps(const cml_params *p, const cml_fft *fft, const cml_c
     }
     t[1] = now_us() - t0;
     t0 = now_us();
-    for (uint32_t i = 0; i < STEP_ITERS * k1 * l; i++) cml_fft_forward_oop(fft, s->digits, s->digits + h);
+    for (uint32_t i = 0; i < STEP_ITERS * k1 * l; i++) cml_fft_forward(fft, s->digits, NULL);
     t[2] = now_us() - t0;
     t0 = now_us();
     for (uint32_t i = 0; i < STEP_ITERS * k1 * l; i++)
         for (uint32_t o = 0; o < k1; o++)
-            cml_fft_mac(fft, s->facc + o * h, s->digits + h, ggsw + (i % (k1 * l) * k1 + o) * h);
+            cml_fft_mac(fft, s->facc + (size_t)o * N, s->digits,
+                        ggsw + (i % (k1 * l) * k1 + o) * (size_t)N);
     t[3] = now_us() - t0;
     t0 = now_us();
     for (uint32_t i = 0; i < STEP_ITERS * k1; i++)
-        fftw_execute_dft(fft->backward_oop, (fftw_complex *)(s->facc + i % k1 * h),
-                         (fftw_complex *)s->digits);
+        cml_fft_backward(fft, s->facc + (size_t)(i % k1) * N, NULL);
     t[4] = now_us() - t0;
     t0 = now_us();
     for (uint32_t i = 0; i < STEP_ITERS * k1; i++)
-        cml_fft_backward_add_torus_oop(fft, s->facc + i % k1 * h, s->digits,
-                                       s->acc + (size_t)(i % k1) * N, NULL);
+        cml_fft_untwist_add_torus(fft, ggsw + (size_t)(i % k1) * N, s->acc + (size_t)(i % k1) * N,
+                                  NULL);
     t[5] = now_us() - t0;
     for (int j = 0; j < 6; j++) t[j] /= STEP_ITERS;
 }
@@ -350,11 +350,11 @@ cml_status cml_rotation_in_cache(cml_context *ctx, const cml_params *p, int reps
     if (st) return st;
     pbs_scratch s;
     if ((st = scratch_alloc(p, fft, 1, &s))) return st;
-    const size_t values = cml_ggsw_fourier_values(p), bytes = values * sizeof(cml_cplx);
-    cml_cplx *ggsw = cml_fft_alloc(fft, values / fft->half);
+    const size_t doubles = cml_ggsw_fourier_doubles(p), bytes = doubles * sizeof(double);
+    double *ggsw = cml_fft_alloc(fft, doubles / fft->N);
     double *t = malloc((size_t)reps * 7 * sizeof *t);
     if (!ggsw || !t) {
-        cml_fft_free(ggsw);
+        free(ggsw);
         free(t);
         scratch_free(&s);
         return cml_error(CML_ERR_NOMEM, "out of memory timing a blind rotation");
@@ -362,9 +362,9 @@ cml_status cml_rotation_in_cache(cml_context *ctx, const cml_params *p, int reps
     /* key values of a real key's magnitude (torus values as doubles), an
      * accumulator of arbitrary words: the arithmetic does not depend on them */
     uint64_t x = UINT64_C(0x9E3779B97F4A7C15);
-    for (size_t i = 0; i < values; i++) {
+    for (size_t i = 0; i < doubles; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        ggsw[i] = (cml_cplx){(double)(int64_t)x, (double)(int64_t)(x * 3)};
+        ggsw[i] = (double)(int64_t)x;
     }
     for (size_t i = 0; i < (size_t)(p->glwe_dimension + 1) * p->polynomial_size; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -391,9 +391,8 @@ cml_status cml_rotation_in_cache(cml_context *ctx, const cml_params *p, int reps
         qsort(t, (size_t)reps, sizeof *t, cmp_double);
         *steps[j] = t[reps / 2];
     }
-    out->untwist_us -= out->inverse_us; /* measured with the inverse FFTs */
     free(t);
-    cml_fft_free(ggsw);
+    free(ggsw);
     scratch_free(&s);
     return CML_OK;
 }

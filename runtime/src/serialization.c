@@ -28,7 +28,9 @@
 
 /* ---- the format ------------------------------------------------------------ */
 
-#define FORMAT_VERSION 1u
+/* 2: the Fourier bootstrap key in CML's own transform's layout (fft.h);
+ * version 1 held FFTW's, which this build cannot use. */
+#define FORMAT_VERSION 2u
 #define HEADER_BYTES 96u
 /* A server key's optional light bootstrap key follows its main keys: u32
  * k, N, base_log, level, then its Fourier values (cml_server_key_add_light). */
@@ -102,7 +104,6 @@ static double get_f64(const uint8_t *p) {
 #else
 #define HOST_LE 0
 #endif
-_Static_assert(sizeof(cml_cplx) == 2 * sizeof(double), "cml_cplx must be two packed doubles");
 _Static_assert(sizeof(double) == 8, "binary64 doubles");
 
 /* n words of `width` bytes (4 or 8: uint32_t, uint64_t, double), stored
@@ -149,14 +150,14 @@ static int key_payload_bytes(uint32_t kind, const cml_params *p, uint64_t *bytes
         *bytes = (p->lwe_dimension + kn + 7) / 8;
         return 1;
     }
-    /* server key: ksk words * 4 + bsk values * 16 (then, optionally, a
+    /* server key: ksk words * 4 + bsk doubles * 8 (then, optionally, a
      * light bootstrap key: see light_section) */
     uint64_t k1 = (uint64_t)p->glwe_dimension + 1, ksk, bsk;
     if (!mul_u64(kn, p->ks_level, &t) || !mul_u64(t, (uint64_t)p->lwe_dimension + 1, &t) ||
         !mul_u64(t, 4, &ksk))
         return 0;
-    if (!mul_u64(k1 * k1, p->pbs_level, &t) || !mul_u64(t, p->polynomial_size / 2, &t) ||
-        !mul_u64(t, p->lwe_dimension, &t) || !mul_u64(t, 16, &bsk))
+    if (!mul_u64(k1 * k1, p->pbs_level, &t) || !mul_u64(t, p->polynomial_size, &t) ||
+        !mul_u64(t, p->lwe_dimension, &t) || !mul_u64(t, 8, &bsk))
         return 0;
     return add_u64(ksk, bsk, bytes);
 }
@@ -167,7 +168,7 @@ static int server_payload_bytes(const cml_params *p, const cml_params *light, ui
     if (!key_payload_bytes(KIND_SERVER_KEY, p, bytes)) return 0;
     if (!light) return 1;
     uint64_t lb;
-    return mul_u64(cml_bsk_fourier_values(light), 16, &lb) &&
+    return mul_u64(cml_bsk_fourier_doubles(light), 8, &lb) &&
            add_u64(*bytes, LIGHT_HEAD_BYTES + lb, bytes);
 }
 
@@ -313,21 +314,21 @@ cml_status cml_server_key_serialize(const cml_server_key *sk, uint8_t **buf, siz
     uint64_t payload;
     if (!server_payload_bytes(p, sk->light ? &sk->light->params : NULL, &payload))
         return cml_error(CML_ERR_ARG, "%s: server key size overflows", fn);
-    const size_t light_values = sk->light ? cml_bsk_fourier_values(&sk->light->params) : 0;
+    const size_t light_doubles = sk->light ? cml_bsk_fourier_doubles(&sk->light->params) : 0;
     uint8_t *blob;
     size_t total;
     if ((st = begin_blob(fn, KIND_SERVER_KEY, p, payload, &blob, &total))) return st;
     uint8_t *w = blob + HEADER_BYTES;
-    const size_t ksk = cml_ksk_words(p), bsk = cml_bsk_fourier_values(p);
+    const size_t ksk = cml_ksk_words(p), bsk = cml_bsk_fourier_doubles(p);
     w = put_words(w, sk->ksk, ksk, 4);
-    w = put_words(w, sk->bsk, 2 * bsk, 8); /* re, im of each value */
+    w = put_words(w, sk->bsk, bsk, 8);
     if (sk->light) {
         const cml_params *lp = &sk->light->params;
         w = put_u32(w, lp->glwe_dimension);
         w = put_u32(w, lp->polynomial_size);
         w = put_u32(w, lp->pbs_base_log);
         w = put_u32(w, lp->pbs_level);
-        put_words(w, sk->light->bsk, 2 * light_values, 8);
+        put_words(w, sk->light->bsk, light_doubles, 8);
     }
     finish_blob(blob, total);
     *buf = blob;
@@ -515,20 +516,18 @@ cml_status cml_client_key_deserialize(const uint8_t *buf, size_t len, cml_client
 }
 
 /* A forward FFT of N/2 twisted points of at most 2^63 in modulus stays
- * below 2^63 * sqrt(2) * N/2 < 2^64 * N; larger or non-finite values would
- * make the external product produce garbage (or NaN) silently.
+ * below 2^63 * sqrt(2) * N/2 < 2^64 * N in each part; larger or non-finite
+ * values would make the external product produce garbage (or NaN) silently.
  * (!(x <= bound) also catches NaN.) */
 static cml_status check_bsk(const cml_server_key *sk, const char *what) {
-    const size_t bsk = cml_bsk_fourier_values(&sk->params);
+    const size_t bsk = cml_bsk_fourier_doubles(&sk->params);
     const double bound = ldexp((double)sk->params.polynomial_size, 64);
-    for (size_t i = 0; i < bsk; i++) {
-        double re = sk->bsk[i].re, im = sk->bsk[i].im;
-        if (!(fabs(re) <= bound) || !(fabs(im) <= bound))
+    for (size_t i = 0; i < bsk; i++)
+        if (!(fabs(sk->bsk[i]) <= bound))
             return cml_error(CML_ERR_FORMAT,
-                             "server key: %s value %zu (%g%+gi) is not finite or exceeds "
+                             "server key: %s value %zu (%g) is not finite or exceeds "
                              "2^64*N in magnitude",
-                             what, i, re, im);
-    }
+                             what, i, sk->bsk[i]);
     return CML_OK;
 }
 
@@ -544,16 +543,16 @@ cml_status cml_server_key_deserialize(cml_context *ctx, const uint8_t *buf, size
     if (st) return st;
     cml_server_key *sk;
     if ((st = cml_server_key_alloc(&h.params, NULL, &sk))) return st;
-    const size_t ksk = cml_ksk_words(&h.params), bsk = cml_bsk_fourier_values(&h.params);
+    const size_t ksk = cml_ksk_words(&h.params), bsk = cml_bsk_fourier_doubles(&h.params);
     get_words(sk->ksk, h.payload, ksk, 4);
-    get_words(sk->bsk, h.payload + ksk * 4, 2 * bsk, 8);
-    const uint8_t *rest = h.payload + ksk * 4 + bsk * 16;
+    get_words(sk->bsk, h.payload + ksk * 4, bsk, 8);
+    const uint8_t *rest = h.payload + ksk * 4 + bsk * 8;
     if ((st = check_bsk(sk, "bootstrap key"))) goto fail;
     if (rest < h.payload + h.payload_len) { /* the light key read_header sized */
         cml_params lp;
         if ((st = light_head(&h.params, rest, &lp))) goto fail;
         if ((st = cml_server_key_alloc(&lp, sk->ksk, &sk->light))) goto fail;
-        get_words(sk->light->bsk, rest + LIGHT_HEAD_BYTES, 2 * cml_bsk_fourier_values(&lp), 8);
+        get_words(sk->light->bsk, rest + LIGHT_HEAD_BYTES, cml_bsk_fourier_doubles(&lp), 8);
         if ((st = check_bsk(sk->light, "light bootstrap key"))) goto fail;
     }
     *out = sk;

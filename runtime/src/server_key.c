@@ -42,11 +42,11 @@ cml_status cml_server_key_alloc(const cml_params *params, uint32_t *share_ksk,
     }
     sk->ksk_borrowed = share_ksk != NULL;
     sk->ksk = share_ksk ? share_ksk : cml_key_alloc(cml_ksk_words(params) * sizeof *sk->ksk);
-    sk->bsk = cml_key_alloc(cml_bsk_fourier_values(params) * sizeof *sk->bsk);
+    sk->bsk = cml_key_alloc(cml_bsk_fourier_doubles(params) * sizeof *sk->bsk);
     if (!sk->ksk || !sk->bsk) {
         cml_server_key_destroy(sk);
         return cml_error(CML_ERR_NOMEM, "out of memory allocating a server key (%zu MB)",
-                         (cml_ksk_words(params) * 4 + cml_bsk_fourier_values(params) * 16) >> 20);
+                         (cml_ksk_words(params) * 4 + cml_bsk_fourier_doubles(params) * 8) >> 20);
     }
     *out = sk;
     return CML_OK;
@@ -62,7 +62,7 @@ void cml_server_key_destroy(cml_server_key *sk) {
 
 const cml_params *cml_server_key_params(const cml_server_key *sk) { return sk ? &sk->params : NULL; }
 size_t cml_server_key_bsk_bytes(const cml_server_key *sk) {
-    return sk ? cml_bsk_fourier_values(&sk->params) * sizeof(cml_cplx) : 0;
+    return sk ? cml_bsk_fourier_doubles(&sk->params) * sizeof(double) : 0;
 }
 size_t cml_server_key_ksk_bytes(const cml_server_key *sk) {
     return sk ? cml_ksk_words(&sk->params) * sizeof(uint32_t) : 0;
@@ -72,10 +72,10 @@ typedef struct keygen_job {
     const cml_client_key *ck;
     cml_server_key *sk;
     const cml_fft *fft;
-    const cml_cplx *key_fourier;
+    const double *key_fourier;
     uint8_t ksk_seed[32], bsk_seed[32];
     uint64_t **ggsw_std;   /* per worker: one GGSW in the standard domain */
-    cml_cplx **scratch;    /* per worker: GLWE encryption scratch */
+    double **scratch;      /* per worker: GLWE encryption scratch */
     uint64_t **ksk_tmp;    /* per worker: one 64-bit small-key ciphertext */
 } keygen_job;
 
@@ -103,7 +103,7 @@ static void bsk_task(void *arg, size_t i, unsigned worker) {
     keygen_job *job = arg;
     const cml_params *p = &job->sk->params;
     const uint32_t k = p->glwe_dimension, N = p->polynomial_size, l = p->pbs_level;
-    const size_t glwe_words = (size_t)(k + 1) * N, h = N / 2;
+    const size_t glwe_words = (size_t)(k + 1) * N;
     uint64_t *ggsw = job->ggsw_std[worker];
     uint64_t bit = job->ck->lwe_key[i];
     cml_rng rng;
@@ -117,9 +117,9 @@ static void bsk_task(void *arg, size_t i, unsigned worker) {
         }
     }
     cml_rng_wipe(&rng);
-    cml_cplx *dst = job->sk->bsk + i * cml_ggsw_fourier_values(p);
+    double *dst = job->sk->bsk + i * cml_ggsw_fourier_doubles(p);
     for (size_t poly = 0; poly < (size_t)(k + 1) * l * (k + 1); poly++)
-        cml_fft_forward_torus(job->fft, dst + poly * h, ggsw + poly * N);
+        cml_fft_forward_torus(job->fft, dst + poly * N, ggsw + poly * N);
 }
 
 /* Keys for `params` (the client key's, or a light key's: the GLWE key is
@@ -136,7 +136,7 @@ static cml_status keygen(cml_context *ctx, const cml_client_key *ck, const cml_p
 
     unsigned workers = cml_context_threads(ctx);
     keygen_job job = {.ck = ck, .sk = sk, .fft = fft};
-    cml_cplx *key_fourier = cml_fft_alloc(fft, p->glwe_dimension);
+    double *key_fourier = cml_fft_alloc(fft, p->glwe_dimension);
     job.ggsw_std = calloc(workers, sizeof *job.ggsw_std);
     job.scratch = calloc(workers, sizeof *job.scratch);
     job.ksk_tmp = calloc(workers, sizeof *job.ksk_tmp);
@@ -145,7 +145,7 @@ static cml_status keygen(cml_context *ctx, const cml_client_key *ck, const cml_p
                         (p->glwe_dimension + 1) * p->polynomial_size;
     for (unsigned w = 0; ok && w < workers; w++) {
         job.ggsw_std[w] = malloc(ggsw_words * sizeof(uint64_t));
-        job.scratch[w] = fftw_malloc(cml_glwe_scratch_values(p->polynomial_size) * sizeof(cml_cplx));
+        job.scratch[w] = cml_fft_alloc(fft, 2);
         job.ksk_tmp[w] = malloc((p->lwe_dimension + 1) * sizeof(uint64_t));
         ok = job.ggsw_std[w] && job.scratch[w] && job.ksk_tmp[w];
     }
@@ -166,15 +166,15 @@ static cml_status keygen(cml_context *ctx, const cml_client_key *ck, const cml_p
         /* standard-domain GGSWs are encryptions only, but wipe anyway */
         if (job.ggsw_std[w]) sodium_memzero(job.ggsw_std[w], ggsw_words * sizeof(uint64_t));
         free(job.ggsw_std[w]);
-        if (job.scratch && job.scratch[w]) fftw_free(job.scratch[w]);
+        if (job.scratch) free(job.scratch[w]);
         if (job.ksk_tmp) free(job.ksk_tmp[w]);
     }
     free(job.ksk_tmp);
     free(job.ggsw_std);
     free(job.scratch);
     if (key_fourier) {
-        sodium_memzero(key_fourier, p->glwe_dimension * fft->half * sizeof(cml_cplx));
-        cml_fft_free(key_fourier);
+        sodium_memzero(key_fourier, (size_t)p->glwe_dimension * fft->N * sizeof *key_fourier);
+        free(key_fourier);
     }
     if (!ok) {
         cml_server_key_destroy(sk);

@@ -248,9 +248,12 @@ static void test_header_errors(void) {
         EXPECT_ERR(load_as(kind, b, 3, NULL), CML_ERR_FORMAT, "not a CML file");
         b[0] = 'C';
 
-        set_u32(b, OFF_VERSION, 2);
-        EXPECT_ERR(load_as(kind, b, len, NULL), CML_ERR_FORMAT, "format version 2, this build reads 1");
+        /* version 1 held FFTW's Fourier layout for server keys */
         set_u32(b, OFF_VERSION, 1);
+        EXPECT_ERR(load_as(kind, b, len, NULL), CML_ERR_FORMAT, "format version 1, this build reads 2");
+        set_u32(b, OFF_VERSION, 3);
+        EXPECT_ERR(load_as(kind, b, len, NULL), CML_ERR_FORMAT, "format version 3, this build reads 2");
+        set_u32(b, OFF_VERSION, 2);
 
         set_u32(b, OFF_KIND, 9);
         EXPECT_ERR(load_as(kind, b, len, NULL), CML_ERR_FORMAT, "unknown object kind 9");
