@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PI_VALUE 3.14159265358979323846
+#define PI_VALUE 3.14159265358979323846264338327950288L
 #define SQRT_HALF 0.70710678118654752440
 
 typedef double v8 __attribute__((vector_size(64)));
@@ -47,7 +47,15 @@ double *cml_fft_alloc(const cml_fft *fft, size_t count) { return alloc64(count *
  * stage only), else radix-4. */
 static bool stage_is_radix2(unsigned L) { return (L - 6) % 2 == 1; }
 
-static double twiddle_angle(size_t j, size_t block) { return -2 * PI_VALUE * (double)j / (double)block; }
+/* Angles and their sines and cosines in long double, rounded once to
+ * double: every table value is the nearest double (or within an ulp) to the
+ * exact root of unity, which halves the transform's error variance against
+ * double-precision angles (measured; docs/runtime.md). */
+static long double twiddle_angle(size_t j, size_t block) {
+    return -2 * PI_VALUE * (long double)j / (long double)block;
+}
+static double cos_of(long double a) { return (double)cosl(a); }
+static double sin_of(long double a) { return (double)sinl(a); }
 
 cml_status cml_fft_create(uint32_t N, cml_fft **out) {
     *out = NULL;
@@ -59,6 +67,9 @@ cml_status cml_fft_create(uint32_t N, cml_fft **out) {
     f->N = N;
     f->half = N / 2;
     while (((size_t)1 << f->log2_half) < f->half) f->log2_half++;
+    /* one per 64-point block: issued in the outer stages as well, the
+     * prefetches measured slower (docs/runtime.md) */
+    f->prefetch_blocks = f->half / 64;
     size_t total = 0;
     for (unsigned L = 7; L <= f->log2_half; L++) {
         f->stage_at[L] = total;
@@ -78,30 +89,30 @@ cml_status cml_fft_create(uint32_t N, cml_fft **out) {
         double *t = f->stages + f->stage_at[L];
         if (stage_is_radix2(L)) { /* W_B^j, j < B/2: re, then im */
             for (size_t j = 0; j < B / 2; j++)
-                t[j] = cos(twiddle_angle(j, B)), t[B / 2 + j] = sin(twiddle_angle(j, B));
+                t[j] = cos_of(twiddle_angle(j, B)), t[B / 2 + j] = sin_of(twiddle_angle(j, B));
         } else { /* W_B^j, W_B^2j, W_B^3j, j < B/4: re, im of each */
             const size_t s = B / 4;
             for (int q = 1; q <= 3; q++)
                 for (size_t j = 0; j < s; j++) {
-                    t[(2 * q - 2) * s + j] = cos(twiddle_angle(q * j, B));
-                    t[(2 * q - 1) * s + j] = sin(twiddle_angle(q * j, B));
+                    t[(2 * q - 2) * s + j] = cos_of(twiddle_angle(q * j, B));
+                    t[(2 * q - 1) * s + j] = sin_of(twiddle_angle(q * j, B));
                 }
         }
     }
     /* the 64-point block: W_64^j (j < 32), W_32^j (j < 16), W_16^j (j < 8),
      * each as re then im vectors */
     double *c = f->block64;
-    for (int j = 0; j < 32; j++) c[j] = cos(twiddle_angle(j, 64)), c[32 + j] = sin(twiddle_angle(j, 64));
-    for (int j = 0; j < 16; j++) c[64 + j] = cos(twiddle_angle(j, 32)), c[80 + j] = sin(twiddle_angle(j, 32));
-    for (int j = 0; j < 8; j++) c[96 + j] = cos(twiddle_angle(j, 16)), c[104 + j] = sin(twiddle_angle(j, 16));
+    for (int j = 0; j < 32; j++) c[j] = cos_of(twiddle_angle(j, 64)), c[32 + j] = sin_of(twiddle_angle(j, 64));
+    for (int j = 0; j < 16; j++) c[64 + j] = cos_of(twiddle_angle(j, 32)), c[80 + j] = sin_of(twiddle_angle(j, 32));
+    for (int j = 0; j < 8; j++) c[96 + j] = cos_of(twiddle_angle(j, 16)), c[104 + j] = sin_of(twiddle_angle(j, 16));
     const size_t h = f->half;
     /* the inverse transform's 2/N, and 2^-64: products come out on the unit
      * torus (scaling by a power of two is exact) */
     const double s = 2.0 / (double)N * 0x1p-64;
     for (size_t j = 0; j < h; j++) {
-        double ang = PI_VALUE * (double)j / (double)N; /* exact angle from j/N */
-        f->twist[j] = cos(ang), f->twist[h + j] = sin(ang);
-        f->untwist[j] = cos(ang) * s, f->untwist[h + j] = -sin(ang) * s;
+        long double ang = PI_VALUE * (long double)j / (long double)N; /* from j/N: no drift */
+        f->twist[j] = cos_of(ang), f->twist[h + j] = sin_of(ang);
+        f->untwist[j] = cos_of(ang) * s, f->untwist[h + j] = -sin_of(ang) * s;
     }
     *out = f;
     return CML_OK;
@@ -119,7 +130,8 @@ void cml_fft_destroy(cml_fft *f) {
 /* ---- butterflies on split vectors ---- */
 
 /* forward, decimation in frequency: (a, b) -> (a + b, (a - b) w) */
-static inline void dif2(v8 *ar, v8 *ai, v8 *br, v8 *bi, v8 wr, v8 wi) {
+static inline void dif2(v8 *ar, v8 *ai, v8 *br, v8 *bi, const double *w_re, const double *w_im) {
+    const v8 wr = LD(w_re), wi = LD(w_im);
     v8 dr = *ar - *br, di = *ai - *bi;
     *ar += *br, *ai += *bi;
     *br = dr * wr - di * wi;
@@ -137,7 +149,8 @@ static inline void dif2_mi(v8 *ar, v8 *ai, v8 *br, v8 *bi) {
     *br = di, *bi = -dr;
 }
 /* inverse, decimation in time: (a, b) -> (a + b conj(w), a - b conj(w)) */
-static inline void dit2(v8 *ar, v8 *ai, v8 *br, v8 *bi, v8 wr, v8 wi) {
+static inline void dit2(v8 *ar, v8 *ai, v8 *br, v8 *bi, const double *w_re, const double *w_im) {
+    const v8 wr = LD(w_re), wi = LD(w_im);
     v8 tr = *br * wr + *bi * wi, ti = *bi * wr - *br * wi;
     *br = *ar - tr, *bi = *ai - ti;
     *ar += tr, *ai += ti;
@@ -154,18 +167,25 @@ static inline void dit2_i(v8 *ar, v8 *ai, v8 *br, v8 *bi) {
     *ar += tr, *ai += ti;
 }
 
+/* The loops below run over the 8 registers of a block: unrolled whole (as
+ * -O3 does anyway) so that the arrays live in registers at -O2 too. */
+
 /* x[r] lane c <- x[c] lane r */
 static inline void transpose8(v8 x[8]) {
     v8 t[8], u[8];
+    #pragma GCC unroll 8
     for (int k = 0; k < 8; k += 2) {
         t[k] = SHUF(x[k], x[k + 1], 0, 8, 2, 10, 4, 12, 6, 14);
         t[k + 1] = SHUF(x[k], x[k + 1], 1, 9, 3, 11, 5, 13, 7, 15);
     }
+    #pragma GCC unroll 8
     for (int k = 0; k < 8; k += 4)
+        #pragma GCC unroll 8
         for (int q = 0; q < 2; q++) {
             u[k + q] = SHUF(t[k + q], t[k + q + 2], 0, 1, 8, 9, 4, 5, 12, 13);
             u[k + q + 2] = SHUF(t[k + q], t[k + q + 2], 2, 3, 10, 11, 6, 7, 14, 15);
         }
+    #pragma GCC unroll 8
     for (int q = 0; q < 4; q++) {
         x[q] = SHUF(u[q], u[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
         x[q + 4] = SHUF(u[q], u[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
@@ -176,13 +196,17 @@ static inline void transpose8(v8 x[8]) {
 
 static void block64_forward(const double *c, double *re, double *im) {
     v8 R[8], I[8];
+    #pragma GCC unroll 8
     for (int v = 0; v < 8; v++) R[v] = LD(re + 8 * v), I[v] = LD(im + 8 * v);
-    for (int v = 0; v < 4; v++) dif2(&R[v], &I[v], &R[v + 4], &I[v + 4], LD(c + 8 * v), LD(c + 32 + 8 * v));
+    #pragma GCC unroll 8
+    for (int v = 0; v < 4; v++) dif2(&R[v], &I[v], &R[v + 4], &I[v + 4], c + 8 * v, c + 32 + 8 * v);
+    #pragma GCC unroll 8
     for (int g = 0; g < 8; g += 4)
+        #pragma GCC unroll 8
         for (int v = 0; v < 2; v++)
-            dif2(&R[g + v], &I[g + v], &R[g + v + 2], &I[g + v + 2], LD(c + 64 + 8 * v),
-                 LD(c + 80 + 8 * v));
-    for (int v = 0; v < 8; v += 2) dif2(&R[v], &I[v], &R[v + 1], &I[v + 1], LD(c + 96), LD(c + 104));
+            dif2(&R[g + v], &I[g + v], &R[g + v + 2], &I[g + v + 2], c + 64 + 8 * v, c + 80 + 8 * v);
+    #pragma GCC unroll 8
+    for (int v = 0; v < 8; v += 2) dif2(&R[v], &I[v], &R[v + 1], &I[v + 1], c + 96, c + 104);
     transpose8(R);
     transpose8(I);
     /* eight 8-point transforms across the registers: span 4 (W_8^r) */
@@ -200,18 +224,24 @@ static void block64_forward(const double *c, double *re, double *im) {
         R[3] += R[7], I[3] += I[7];
         R[7] = (di - dr) * sq, I[7] = -(dr + di) * sq;
     }
+    #pragma GCC unroll 8
     for (int g = 0; g < 8; g += 4) { /* span 2 (W_4^r) */
         dif2_one(&R[g], &I[g], &R[g + 2], &I[g + 2]);
         dif2_mi(&R[g + 1], &I[g + 1], &R[g + 3], &I[g + 3]);
     }
+    #pragma GCC unroll 8
     for (int v = 0; v < 8; v += 2) dif2_one(&R[v], &I[v], &R[v + 1], &I[v + 1]); /* span 1 */
+    #pragma GCC unroll 8
     for (int v = 0; v < 8; v++) ST(re + 8 * v, R[v]), ST(im + 8 * v, I[v]);
 }
 
 static void block64_backward(const double *c, double *re, double *im) {
     v8 R[8], I[8];
+    #pragma GCC unroll 8
     for (int v = 0; v < 8; v++) R[v] = LD(re + 8 * v), I[v] = LD(im + 8 * v);
+    #pragma GCC unroll 8
     for (int v = 0; v < 8; v += 2) dit2_one(&R[v], &I[v], &R[v + 1], &I[v + 1]);
+    #pragma GCC unroll 8
     for (int g = 0; g < 8; g += 4) {
         dit2_one(&R[g], &I[g], &R[g + 2], &I[g + 2]);
         dit2_i(&R[g + 1], &I[g + 1], &R[g + 3], &I[g + 3]);
@@ -232,12 +262,16 @@ static void block64_backward(const double *c, double *re, double *im) {
     }
     transpose8(R);
     transpose8(I);
-    for (int v = 0; v < 8; v += 2) dit2(&R[v], &I[v], &R[v + 1], &I[v + 1], LD(c + 96), LD(c + 104));
+    #pragma GCC unroll 8
+    for (int v = 0; v < 8; v += 2) dit2(&R[v], &I[v], &R[v + 1], &I[v + 1], c + 96, c + 104);
+    #pragma GCC unroll 8
     for (int g = 0; g < 8; g += 4)
+        #pragma GCC unroll 8
         for (int v = 0; v < 2; v++)
-            dit2(&R[g + v], &I[g + v], &R[g + v + 2], &I[g + v + 2], LD(c + 64 + 8 * v),
-                 LD(c + 80 + 8 * v));
-    for (int v = 0; v < 4; v++) dit2(&R[v], &I[v], &R[v + 4], &I[v + 4], LD(c + 8 * v), LD(c + 32 + 8 * v));
+            dit2(&R[g + v], &I[g + v], &R[g + v + 2], &I[g + v + 2], c + 64 + 8 * v, c + 80 + 8 * v);
+    #pragma GCC unroll 8
+    for (int v = 0; v < 4; v++) dit2(&R[v], &I[v], &R[v + 4], &I[v + 4], c + 8 * v, c + 32 + 8 * v);
+    #pragma GCC unroll 8
     for (int v = 0; v < 8; v++) ST(re + 8 * v, R[v]), ST(im + 8 * v, I[v]);
 }
 
@@ -256,7 +290,7 @@ static void forward_rec(const cml_fft *f, double *re, double *im, unsigned L, cm
         const size_t h = (size_t)1 << (L - 1);
         for (size_t j = 0; j < h; j += 8) {
             v8 ar = LD(re + j), ai = LD(im + j), br = LD(re + h + j), bi = LD(im + h + j);
-            dif2(&ar, &ai, &br, &bi, LD(t + j), LD(t + h + j));
+            dif2(&ar, &ai, &br, &bi, t + j, t + h + j);
             ST(re + j, ar), ST(im + j, ai), ST(re + h + j, br), ST(im + h + j, bi);
         }
         forward_rec(f, re, im, L - 1, pf);
@@ -297,7 +331,7 @@ static void backward_rec(const cml_fft *f, double *re, double *im, unsigned L, c
         backward_rec(f, re + h, im + h, L - 1, pf);
         for (size_t j = 0; j < h; j += 8) {
             v8 ar = LD(re + j), ai = LD(im + j), br = LD(re + h + j), bi = LD(im + h + j);
-            dit2(&ar, &ai, &br, &bi, LD(t + j), LD(t + h + j));
+            dit2(&ar, &ai, &br, &bi, t + j, t + h + j);
             ST(re + j, ar), ST(im + j, ai), ST(re + h + j, br), ST(im + h + j, bi);
         }
         return;
@@ -367,19 +401,14 @@ static inline void untwist_add_one(const double *restrict br, const double *rest
 
 void cml_fft_backward_add_torus(const cml_fft *fft, double *buf, uint64_t *acc, cml_prefetch *pf) {
     cml_fft_backward(fft, buf, pf);
-    cml_fft_untwist_add_torus(fft, buf, acc, pf);
+    cml_fft_untwist_add_torus(fft, buf, acc);
 }
 
-void cml_fft_untwist_add_torus(const cml_fft *fft, const double *buf, uint64_t *acc,
-                               cml_prefetch *pf) {
+void cml_fft_untwist_add_torus(const cml_fft *fft, const double *buf, uint64_t *acc) {
     const size_t h = fft->half;
     const double *br = buf, *bi = buf + h, *ur = fft->untwist, *ui = fft->untwist + h;
     uint64_t *lo = acc, *hi = acc + h;
-    /* h is a multiple of 64: whole prefetch blocks only */
-    for (size_t j0 = 0; j0 < h; j0 += CML_PREFETCH_BLOCK) {
-        cml_prefetch_block(pf);
-        for (size_t j = j0; j < j0 + CML_PREFETCH_BLOCK; j++) untwist_add_one(br, bi, ur, ui, lo, hi, j);
-    }
+    for (size_t j = 0; j < h; j++) untwist_add_one(br, bi, ur, ui, lo, hi, j);
 }
 
 void cml_fft_mac(const cml_fft *fft, double *restrict out, const double *restrict a,

@@ -28,6 +28,7 @@ struct cml_fft {
     uint32_t N;
     size_t half;          /* N/2 complex points */
     unsigned log2_half;
+    size_t prefetch_blocks; /* per transform: see cml_fft_forward */
     double *stages;       /* twiddles of the outer radix-2/4 stages, by block size */
     size_t stage_at[32];  /* offset in stages of the stage on blocks of 2^L points */
     double *block64;      /* twiddles of the 64-point block: spans 32, 16, 8 */
@@ -42,21 +43,18 @@ void cml_fft_destroy(cml_fft *fft);
 double *cml_fft_alloc(const cml_fft *fft, size_t count);
 
 /* In place: buf holds folded, twisted values (split, natural order).
- * Transforms issue one prefetch block (pf: see cml_prefetch; NULL:
- * nothing) per 64 points, CML_FFT_PREFETCH_POINTS. */
-enum { CML_FFT_PREFETCH_POINTS = 64 };
+ * A transform issues fft->prefetch_blocks prefetch blocks (pf: see
+ * cml_prefetch; NULL: nothing), one per 64-point block. */
 void cml_fft_forward(const cml_fft *fft, double *buf, cml_prefetch *pf);
 /* out = FFT(twist(fold(poly))), poly read as signed integers. */
 void cml_fft_forward_i64(const cml_fft *fft, double *out, const int64_t *poly);
 void cml_fft_forward_torus(const cml_fft *fft, double *out, const uint64_t *poly);
 /* In place, the inverse of cml_fft_forward times N/2 (unnormalised). */
 void cml_fft_backward(const cml_fft *fft, double *buf, cml_prefetch *pf);
-/* acc += torus(unfold(untwist(buf))) for buf an inverse transform's output.
- * Issues one prefetch block per CML_PREFETCH_BLOCK values. */
-void cml_fft_untwist_add_torus(const cml_fft *fft, const double *buf, uint64_t *acc,
-                               cml_prefetch *pf);
+/* acc += torus(unfold(untwist(buf))) for buf an inverse transform's output. */
+void cml_fft_untwist_add_torus(const cml_fft *fft, const double *buf, uint64_t *acc);
 /* acc += torus(unfold(untwist(IFFT(buf)))); buf is destroyed. Prefetches
- * as both steps do. */
+ * as the inverse transform does. */
 void cml_fft_backward_add_torus(const cml_fft *fft, double *buf, uint64_t *acc, cml_prefetch *pf);
 /* out = a * b, pointwise. */
 void cml_fft_mul(const cml_fft *fft, double *restrict out, const double *restrict a,

@@ -102,17 +102,13 @@ static inline void twist_store(double *restrict out_re, double *restrict out_im,
 }
 
 /* Peels one digit off every coefficient's state and writes the folded,
- * twisted values of that digit polynomial (split, fft.h), prefetching as it
- * goes (pf: see cml_prefetch). N/2 is a multiple of the prefetch block. */
+ * twisted values of that digit polynomial (split, fft.h). */
 static void digits_fold_twist(double *restrict out, uint64_t *restrict st, size_t h,
-                              uint32_t bl, const double *restrict tw, cml_prefetch *pf) {
+                              uint32_t bl, const double *restrict tw) {
     uint64_t *restrict lo = st, *restrict hi = st + h;
-    for (size_t j0 = 0; j0 < h; j0 += CML_PREFETCH_BLOCK) {
-        cml_prefetch_block(pf);
-        for (size_t j = j0; j < j0 + CML_PREFETCH_BLOCK; j++)
-            twist_store(&out[j], &out[h + j], (double)decomp_next_digit(&lo[j], bl),
-                        (double)decomp_next_digit(&hi[j], bl), tw[j], tw[h + j]);
-    }
+    for (size_t j = 0; j < h; j++)
+        twist_store(&out[j], &out[h + j], (double)decomp_next_digit(&lo[j], bl),
+                    (double)decomp_next_digit(&hi[j], bl), tw[j], tw[h + j]);
 }
 
 /* The one-level case in one pass: the folded, twisted digit polynomial of
@@ -120,10 +116,9 @@ static void digits_fold_twist(double *restrict out, uint64_t *restrict st, size_
  * level's carry is dropped anyway). The half [0, h) and the half [h, N)
  * each wrap at their own point, so [0, h) splits into at most three
  * segments where both halves are plain shifted loads with a fixed sign.
- * Prefetches as digits_fold_twist. r in [1, 2N). */
+ * r in [1, 2N). */
 static void rotate_digit_twist(double *restrict out, const uint64_t *restrict in, uint32_t N,
-                               uint32_t r, uint32_t bl, const double *restrict tw,
-                               cml_prefetch *pf) {
+                               uint32_t r, uint32_t bl, const double *restrict tw) {
     const size_t h = N / 2;
     const bool neg = r >= N;
     if (neg) r -= N;
@@ -142,16 +137,7 @@ static void rotate_digit_twist(double *restrict out, const uint64_t *restrict in
         const uint64_t lm = neg != lw ? ~(uint64_t)0 : 0, hm = neg != hw ? ~(uint64_t)0 : 0;
         const double *restrict tr = tw + a, *restrict ti = tw + h + a;
         double *restrict ore = out + a, *restrict oim = out + h + a;
-        size_t j0 = 0;
-        for (; j0 + CML_PREFETCH_BLOCK <= len; j0 += CML_PREFETCH_BLOCK) { /* whole blocks */
-            cml_prefetch_block(pf);
-            for (size_t j = j0; j < j0 + CML_PREFETCH_BLOCK; j++)
-                twist_store(&ore[j], &oim[j],
-                            (double)decomp_single_digit(((ls[j] ^ lm) - lm) - lc[j], bl),
-                            (double)decomp_single_digit(((hs[j] ^ hm) - hm) - hc[j], bl), tr[j],
-                            ti[j]);
-        }
-        for (size_t j = j0; j < len; j++) /* the rest of the segment */
+        for (size_t j = 0; j < len; j++)
             twist_store(&ore[j], &oim[j], (double)decomp_single_digit(((ls[j] ^ lm) - lm) - lc[j], bl),
                         (double)decomp_single_digit(((hs[j] ^ hm) - hm) - hc[j], bl), tr[j], ti[j]);
     }
@@ -173,30 +159,30 @@ static void digit_product(const cml_fft *fft, uint32_t k1, const double *row, bo
     }
 }
 
-/* Prefetch blocks one CMux issues: its input passes and forward
- * transforms (k1*l of each) and its inverse transforms and untwists (k1),
- * one block per CML_PREFETCH_BLOCK values in the passes and per
- * CML_FFT_PREFETCH_POINTS in the transforms. Everything but the products:
- * there the prefetches compete with the products' own loads (measured
- * slower, docs/runtime.md). */
-static size_t cmux_prefetch_blocks(const cml_params *p) {
-    const size_t k1 = p->glwe_dimension + 1, h = p->polynomial_size / 2;
-    return (h / CML_PREFETCH_BLOCK + h / CML_FFT_PREFETCH_POINTS) * (k1 * p->pbs_level + k1);
+/* Prefetch blocks one CMux issues: those of its k1*l forward and k1
+ * inverse transforms. The transforms take most of a CMux's time at an even
+ * pace, so the stream goes out evenly; issued in the
+ * coefficient passes too, which are much faster per value, it came in
+ * bursts and measured slower, and in the products it competes with their
+ * own loads (docs/runtime.md). */
+static size_t cmux_prefetch_blocks(const cml_params *p, const cml_fft *fft) {
+    const size_t k1 = p->glwe_dimension + 1;
+    return fft->prefetch_blocks * (k1 * p->pbs_level + k1);
 }
 
 /* The folded, twisted digit polynomial of level lev (levels come least
  * significant first: l, l-1, ..., 1) of X^r in - in into s->digits: with one
  * level in one pass from in; with more, the first level's call rounds into
- * s->diff and every level peels its digit off it. Prefetches from pf. */
+ * s->diff and every level peels its digit off it. */
 static void cmux_digits(const cml_params *p, const cml_fft *fft, const uint64_t *in, uint32_t r,
-                        uint32_t lev, pbs_scratch *s, cml_prefetch *pf) {
+                        uint32_t lev, pbs_scratch *s) {
     const uint32_t N = p->polynomial_size, l = p->pbs_level, bl = p->pbs_base_log;
     if (l == 1) {
-        rotate_digit_twist(s->digits, in, N, r, bl, fft->twist, pf);
+        rotate_digit_twist(s->digits, in, N, r, bl, fft->twist);
         return;
     }
     if (lev == l) rotate_sub_round(s->diff, in, N, r, bl * l);
-    digits_fold_twist(s->digits, s->diff, fft->half, bl, fft->twist, pf);
+    digits_fold_twist(s->digits, s->diff, fft->half, bl, fft->twist);
 }
 
 /* acc += ExtProd(ggsw, X^r acc - acc), issuing its share of pf (NULL:
@@ -206,7 +192,7 @@ static void cmux_rotate(const cml_params *p, const cml_fft *fft, const double *g
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
     for (uint32_t c = 0; c < k1; c++)
         for (uint32_t lev = l; lev >= 1; lev--) {
-            cmux_digits(p, fft, acc + (size_t)c * N, r, lev, s, pf);
+            cmux_digits(p, fft, acc + (size_t)c * N, r, lev, s);
             const size_t at = ((size_t)c * l + (lev - 1)) * k1 * N;
             digit_product(fft, k1, ggsw + at, c == 0 && lev == l, s, pf);
         }
@@ -239,7 +225,7 @@ static void blind_rotate(const cml_server_key *sk, const cml_fft *fft,
         poly_rotate(acc + (size_t)k * N, luts[g]->poly, N, (two_n - b) % two_n);
     }
     const size_t ggsw_doubles = cml_ggsw_fourier_doubles(p);
-    const size_t blocks = cmux_prefetch_blocks(p) * count;
+    const size_t blocks = cmux_prefetch_blocks(p, fft) * count;
     for (uint32_t i = 0; i < n; i++) {
         const double *ggsw = sk->bsk + i * ggsw_doubles;
         /* the group's CMuxes on this GGSW prefetch the next one, each a
@@ -307,7 +293,7 @@ enum { STEP_ITERS = 32 };
 static void time_cmux_steps(const cml_params *p, const cml_fft *fft, const double *ggsw,
                             size_t ggsw_bytes, pbs_scratch *s, double t[6]) {
     const uint32_t k1 = p->glwe_dimension + 1, N = p->polynomial_size, l = p->pbs_level;
-    const size_t blocks = cmux_prefetch_blocks(p);
+    const size_t blocks = cmux_prefetch_blocks(p, fft);
     double t0 = now_us();
     for (uint32_t i = 0; i < STEP_ITERS; i++) {
         cml_prefetch pf = cml_prefetch_stream(ggsw, ggsw_bytes, blocks);
@@ -316,10 +302,9 @@ static void time_cmux_steps(const cml_params *p, const cml_fft *fft, const doubl
     t[0] = now_us() - t0;
     t0 = now_us();
     for (uint32_t i = 0; i < STEP_ITERS; i++) {
-        cml_prefetch pf = cml_prefetch_stream(ggsw, ggsw_bytes, blocks);
         for (uint32_t c = 0; c < k1; c++)
             for (uint32_t lev = l; lev >= 1; lev--)
-                cmux_digits(p, fft, s->acc + (size_t)c * N, 1 + i * 37 % (2 * N - 1), lev, s, &pf);
+                cmux_digits(p, fft, s->acc + (size_t)c * N, 1 + i * 37 % (2 * N - 1), lev, s);
     }
     t[1] = now_us() - t0;
     t0 = now_us();
@@ -337,8 +322,7 @@ static void time_cmux_steps(const cml_params *p, const cml_fft *fft, const doubl
     t[4] = now_us() - t0;
     t0 = now_us();
     for (uint32_t i = 0; i < STEP_ITERS * k1; i++)
-        cml_fft_untwist_add_torus(fft, ggsw + (size_t)(i % k1) * N, s->acc + (size_t)(i % k1) * N,
-                                  NULL);
+        cml_fft_untwist_add_torus(fft, ggsw + (size_t)(i % k1) * N, s->acc + (size_t)(i % k1) * N);
     t[5] = now_us() - t0;
     for (int j = 0; j < 6; j++) t[j] /= STEP_ITERS;
 }
@@ -370,7 +354,7 @@ cml_status cml_rotation_in_cache(cml_context *ctx, const cml_params *p, int reps
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         s.acc[i] = x;
     }
-    const size_t blocks = cmux_prefetch_blocks(p);
+    const size_t blocks = cmux_prefetch_blocks(p, fft);
     for (int r = 0; r < reps; r++) { /* the n CMuxes of one rotation, on the one GGSW */
         double t0 = now_us();
         for (uint32_t i = 0; i < p->lwe_dimension; i++) {
