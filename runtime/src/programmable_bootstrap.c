@@ -430,11 +430,17 @@ static void batch_task(void *arg, size_t t, unsigned worker) {
 }
 
 /* Group size: enough ciphertexts per pass over the bootstrap key to make
- * its streaming cheap, while every worker still gets work and the group's
- * accumulators stay within about 1 MB of cache. */
+ * its streaming cheap, while the group's accumulators stay within about
+ * 1 MB of cache. With several workers, two groups each when that leaves
+ * groups of SPLIT_MIN or more: a worker whose core runs slower for a while
+ * (a shared VM's often do) leaves its second group to the others instead
+ * of making them wait; smaller groups stream the key too often for that to
+ * pay (docs/runtime.md). */
+enum { SPLIT_MIN = 4 };
 static size_t group_size(const cml_params *p, size_t count, unsigned workers) {
     size_t acc_bytes = (size_t)(p->glwe_dimension + 1) * p->polynomial_size * 8;
-    size_t g = (count + workers - 1) / workers;
+    size_t g = (count + workers - 1) / workers, half = (g + 1) / 2;
+    if (workers > 1 && half >= SPLIT_MIN) g = half;
     size_t cache_cap = ((size_t)1 << 20) / acc_bytes;
     if (g > cache_cap) g = cache_cap;
     if (g > CML_PBS_GROUP_MAX) g = CML_PBS_GROUP_MAX;
