@@ -44,80 +44,92 @@ double bench_median(double *v, int n) {
 }
 
 /* One blind rotation's FFT work: per CMux, (k+1)*l forward transforms,
- * (k+1)^2*l pointwise multiply-adds and (k+1) inverse transforms, on a key
- * that stays in cache (a floor leaves out streaming the key from memory).
- * Two floors: FFTW's (out-of-place FFTW_MEASURE plans on interleaved
- * complex arrays, the issue's definition: what the bootstrap is judged
- * against) and the runtime's own transform's (fft.c, which the bootstrap
- * uses). Values overflow to inf/NaN after a few rounds: harmless, x86
- * floating point runs at full speed on them (only subnormals are slow, and
- * repeated growth never produces those). */
-static double fftw_floor_ms(const cml_params *p, int reps) {
-    const size_t k1 = p->glwe_dimension + 1, l = p->pbs_level, h = p->polynomial_size / 2;
-    fftw_complex *in = fftw_malloc(k1 * l * h * sizeof *in), *acc = fftw_malloc(k1 * h * sizeof *acc),
-                 *key = fftw_malloc(k1 * l * k1 * h * sizeof *key), *tmp = fftw_malloc(h * sizeof *tmp);
-    double *t = malloc((size_t)reps * sizeof *t);
-    double m = -1;
-    if (!in || !acc || !key || !tmp || !t) goto out;
-    fftw_plan fwd = fftw_plan_dft_1d((int)h, in, tmp, FFTW_FORWARD, FFTW_MEASURE);
-    fftw_plan bwd = fftw_plan_dft_1d((int)h, acc, tmp, FFTW_BACKWARD, FFTW_MEASURE);
-    for (size_t i = 0; i < k1 * l * h; i++) in[i][0] = (double)(i % 7), in[i][1] = 1.0;
-    for (size_t i = 0; i < k1 * l * k1 * h; i++) key[i][0] = 0.5, key[i][1] = (double)(i % 3);
-    for (int r = 0; r < reps; r++) {
-        double t0 = bench_now_ms();
-        for (uint32_t i = 0; i < p->lwe_dimension; i++) {
-            for (size_t row = 0; row < k1 * l; row++) {
-                fftw_execute_dft(fwd, in + row * h, tmp);
-                for (size_t o = 0; o < k1; o++) { /* the first row sets, the others add */
-                    fftw_complex *restrict out = acc + o * h;
-                    const fftw_complex *restrict b = key + (row * k1 + o) * h;
-                    const double keep = row ? 1.0 : 0.0;
-                    for (size_t j = 0; j < h; j++) {
-                        double re = tmp[j][0] * b[j][0] - tmp[j][1] * b[j][1];
-                        double im = tmp[j][0] * b[j][1] + tmp[j][1] * b[j][0];
-                        out[j][0] = keep * out[j][0] + re, out[j][1] = keep * out[j][1] + im;
-                    }
-                }
-            }
-            for (size_t o = 0; o < k1; o++) fftw_execute_dft(bwd, acc + o * h, tmp);
-        }
-        t[r] = bench_now_ms() - t0;
-    }
-    m = bench_median(t, reps);
-    fftw_destroy_plan(fwd);
-    fftw_destroy_plan(bwd);
-out:
-    free(t);
-    fftw_free(in), fftw_free(acc), fftw_free(key), fftw_free(tmp);
-    return m;
+ * (k+1)^2*l pointwise multiply-adds (the first row sets, the others add)
+ * and (k+1) inverse transforms, on a key that stays in cache (a floor
+ * leaves out streaming the key from memory). Two floors: FFTW's
+ * (out-of-place FFTW_MEASURE plans on interleaved complex arrays, the
+ * issue's definition: what the bootstrap is judged against) and the
+ * runtime's own transform's (fft.c, which the bootstrap uses). Values
+ * overflow to inf/NaN after a few rounds: harmless, x86 floating point
+ * runs at full speed on them (only subnormals are slow, and repeated growth
+ * never produces those). */
+typedef struct floors {
+    const cml_params *p;
+    const cml_fft *fft;
+    size_t k1, l, h;
+    fftw_complex *in, *acc, *key, *tmp; /* FFTW's */
+    fftw_plan fwd, bwd;
+    double *own_in, *own_acc, *own_key; /* the runtime's */
+} floors;
+
+static void floors_free(floors *f) {
+    if (f->fwd) fftw_destroy_plan(f->fwd);
+    if (f->bwd) fftw_destroy_plan(f->bwd);
+    fftw_free(f->in), fftw_free(f->acc), fftw_free(f->key), fftw_free(f->tmp);
+    free(f->own_in), free(f->own_acc), free(f->own_key);
 }
 
-static double cml_floor_ms(const cml_params *p, const cml_fft *fft, int reps) {
-    const size_t k1 = p->glwe_dimension + 1, l = p->pbs_level, N = fft->N;
-    double *in = cml_fft_alloc(fft, k1 * l), *acc = cml_fft_alloc(fft, k1),
-           *key = cml_fft_alloc(fft, k1 * l * k1);
-    double *t = malloc((size_t)reps * sizeof *t);
-    double m = -1;
-    if (!in || !acc || !key || !t) goto out;
-    for (size_t i = 0; i < k1 * l * N; i++) in[i] = (double)(i % 7);
-    for (size_t i = 0; i < k1 * l * k1 * N; i++) key[i] = (double)(i % 3) + 0.5;
-    for (int r = 0; r < reps; r++) {
-        double t0 = bench_now_ms();
-        for (uint32_t i = 0; i < p->lwe_dimension; i++) {
-            for (size_t row = 0; row < k1 * l; row++) {
-                cml_fft_forward(fft, in + row * N, NULL);
-                for (size_t o = 0; o < k1; o++)
-                    (row ? cml_fft_mac : cml_fft_mul)(fft, acc + o * N, in + row * N,
-                                                      key + (row * k1 + o) * N);
-            }
-            for (size_t o = 0; o < k1; o++) cml_fft_backward(fft, acc + o * N, NULL);
-        }
-        t[r] = bench_now_ms() - t0;
+static int floors_init(floors *f, const cml_params *p, const cml_fft *fft) {
+    *f = (floors){.p = p, .fft = fft, .k1 = p->glwe_dimension + 1, .l = p->pbs_level,
+                  .h = p->polynomial_size / 2};
+    const size_t k1 = f->k1, l = f->l, h = f->h;
+    f->in = fftw_malloc(k1 * l * h * sizeof *f->in);
+    f->acc = fftw_malloc(k1 * h * sizeof *f->acc);
+    f->key = fftw_malloc(k1 * l * k1 * h * sizeof *f->key);
+    f->tmp = fftw_malloc(h * sizeof *f->tmp);
+    f->own_in = cml_fft_alloc(fft, k1 * l);
+    f->own_acc = cml_fft_alloc(fft, k1);
+    f->own_key = cml_fft_alloc(fft, k1 * l * k1);
+    if (!f->in || !f->acc || !f->key || !f->tmp || !f->own_in || !f->own_acc || !f->own_key) {
+        floors_free(f);
+        return 0;
     }
-    m = bench_median(t, reps);
-out:
-    free(t), free(in), free(acc), free(key);
-    return m;
+    f->fwd = fftw_plan_dft_1d((int)h, f->in, f->tmp, FFTW_FORWARD, FFTW_MEASURE);
+    f->bwd = fftw_plan_dft_1d((int)h, f->acc, f->tmp, FFTW_BACKWARD, FFTW_MEASURE);
+    for (size_t i = 0; i < k1 * l * h; i++) f->in[i][0] = (double)(i % 7), f->in[i][1] = 1.0;
+    for (size_t i = 0; i < k1 * l * k1 * h; i++) f->key[i][0] = 0.5, f->key[i][1] = (double)(i % 3);
+    for (size_t i = 0; i < 2 * k1 * l * h; i++) f->own_in[i] = (double)(i % 7);
+    for (size_t i = 0; i < 2 * k1 * l * k1 * h; i++) f->own_key[i] = (double)(i % 3) + 0.5;
+    return 1;
+}
+
+/* One rotation's floor work on FFTW, in ms. */
+static double floor_fftw_once(floors *f) {
+    const size_t k1 = f->k1, l = f->l, h = f->h;
+    double t0 = bench_now_ms();
+    for (uint32_t i = 0; i < f->p->lwe_dimension; i++) {
+        for (size_t row = 0; row < k1 * l; row++) {
+            fftw_execute_dft(f->fwd, f->in + row * h, f->tmp);
+            const double keep = row ? 1.0 : 0.0;
+            for (size_t o = 0; o < k1; o++) {
+                fftw_complex *restrict out = f->acc + o * h, *restrict a = f->tmp;
+                const fftw_complex *restrict b = f->key + (row * k1 + o) * h;
+                for (size_t j = 0; j < h; j++) {
+                    double re = a[j][0] * b[j][0] - a[j][1] * b[j][1];
+                    double im = a[j][0] * b[j][1] + a[j][1] * b[j][0];
+                    out[j][0] = keep * out[j][0] + re, out[j][1] = keep * out[j][1] + im;
+                }
+            }
+        }
+        for (size_t o = 0; o < k1; o++) fftw_execute_dft(f->bwd, f->acc + o * h, f->tmp);
+    }
+    return bench_now_ms() - t0;
+}
+
+/* The same on the runtime's transform, in ms. */
+static double floor_own_once(floors *f) {
+    const size_t k1 = f->k1, l = f->l, N = 2 * f->h;
+    double t0 = bench_now_ms();
+    for (uint32_t i = 0; i < f->p->lwe_dimension; i++) {
+        for (size_t row = 0; row < k1 * l; row++) {
+            cml_fft_forward(f->fft, f->own_in + row * N, NULL);
+            for (size_t o = 0; o < k1; o++)
+                (row ? cml_fft_mac : cml_fft_mul)(f->fft, f->own_acc + o * N, f->own_in + row * N,
+                                                  f->own_key + (row * k1 + o) * N);
+        }
+        for (size_t o = 0; o < k1; o++) cml_fft_backward(f->fft, f->own_acc + o * N, NULL);
+    }
+    return bench_now_ms() - t0;
 }
 
 /* One core's read bandwidth in GB/s: the best of 3 passes summing 256 MB,
@@ -203,23 +215,35 @@ static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double 
     if (cml_context_fft(ctx1, p.polynomial_size, &fft)) goto out;
     uint32_t *small = malloc((p.lwe_dimension + 1) * sizeof *small);
     uint64_t *res = malloc(sz * sizeof *res);
-    double *t = malloc((size_t)reps * sizeof *t);
-    for (int r = 0; r < reps; r++) {
-        t0 = bench_now_ms();
-        cml_keyswitch_raw(sk, small, cml_ct_data(ct) + (size_t)r % M * sz);
-        t[r] = bench_now_ms() - t0;
+    double *t = malloc((size_t)reps * 4 * sizeof *t);
+    floors fl;
+    if (!small || !res || !t || !floors_init(&fl, &p, fft)) {
+        free(small), free(res), free(t);
+        goto out;
     }
-    double ks = bench_median(t, reps);
-    printf("ks.p%u %.3f ms\n", prec, ks);
+    /* the keyswitch, KS+PBS and both floors in turn, reps times: each
+     * figure's median comes from the same stretch of time, so a change in
+     * this shared machine's load does not land on one of them only */
+    double *t_ks = t, *t_kspbs = t + reps, *t_fftw = t + 2 * reps, *t_own = t + 3 * reps;
     for (int r = 0; r < reps; r++) {
         const uint64_t *in = cml_ct_data(ct) + (size_t)r % M * sz;
         t0 = bench_now_ms();
+        cml_keyswitch_raw(sk, small, in);
+        t_ks[r] = bench_now_ms() - t0;
+        t0 = bench_now_ms();
         cml_pbs(ctx1, sk, lut, res, in);
-        t[r] = bench_now_ms() - t0;
+        t_kspbs[r] = bench_now_ms() - t0;
+        t_fftw[r] = floor_fftw_once(&fl);
+        t_own[r] = floor_own_once(&fl);
     }
-    double kspbs = bench_median(t, reps);
+    floors_free(&fl);
+    double ks = bench_median(t_ks, reps), kspbs = bench_median(t_kspbs, reps);
+    double floor_ms = bench_median(t_fftw, reps), own_floor_ms = bench_median(t_own, reps);
+    printf("ks.p%u %.3f ms\n", prec, ks);
     printf("pbs.p%u %.3f ms\n", prec, kspbs - ks);
     printf("ks_pbs.p%u %.3f ms\n", prec, kspbs);
+    printf("fft_floor.p%u %.3f ms\n", prec, floor_ms);
+    printf("fft_floor_cml.p%u %.3f ms\n", prec, own_floor_ms);
     fflush(stdout);
 
     /* batch throughput: per thread, a group large enough to amortise streaming
@@ -240,10 +264,6 @@ static int bench_one(cml_context *ctx, cml_context *ctx1, uint32_t prec, double 
     printf("pbs_batch.p%u.size %zu count\n", prec, batch);
     printf("pbs_batch.p%u.threads %u count\n", prec, cml_context_threads(ctx));
 
-    double floor_ms = fftw_floor_ms(&p, reps < 5 ? reps : 5);
-    printf("fft_floor.p%u %.3f ms\n", prec, floor_ms);
-    double own_floor_ms = cml_floor_ms(&p, fft, reps < 5 ? reps : 5);
-    printf("fft_floor_cml.p%u %.3f ms\n", prec, own_floor_ms);
     cml_rotation_timing rt;
     const cml_status in_cache_st = cml_rotation_in_cache(ctx1, &p, reps < 5 ? reps : 5, &rt);
     if (!in_cache_st) {
