@@ -23,7 +23,9 @@
 #define PI_VALUE 3.14159265358979323846264338327950288L
 #define SQRT_HALF 0.70710678118654752440
 
-typedef double v8 __attribute__((vector_size(64)));
+/* may_alias: the vectors load and store arrays the rest of the code reads
+ * and writes as doubles */
+typedef double v8 __attribute__((vector_size(64), may_alias));
 
 /* aligned vector load and store at p (64-byte aligned doubles) */
 #define LD(p) (*(const v8 *)(const void *)(p))
