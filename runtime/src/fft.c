@@ -46,8 +46,10 @@ static void *alloc64(size_t doubles) {
 double *cml_fft_alloc(const cml_fft *fft, size_t count) { return alloc64(count * fft->N); }
 
 /* Outer stage on blocks of 2^L points: radix-2 when L - 6 is odd (the first
- * stage only), else radix-4. */
+ * stage only), else radix-4. So a transform of 2^m points has stages on
+ * L = m and every L > 6 with L - 6 even. */
 static bool stage_is_radix2(unsigned L) { return (L - 6) % 2 == 1; }
+static bool stage_is_used(unsigned L, unsigned m) { return L == m || !stage_is_radix2(L); }
 
 /* Angles and their sines and cosines in long double, rounded once to
  * double: every table value is the nearest double (or within an ulp) to the
@@ -74,6 +76,7 @@ cml_status cml_fft_create(uint32_t N, cml_fft **out) {
     f->prefetch_blocks = f->half / 64;
     size_t total = 0;
     for (unsigned L = 7; L <= f->log2_half; L++) {
+        if (!stage_is_used(L, f->log2_half)) continue;
         f->stage_at[L] = total;
         total += stage_is_radix2(L) ? (size_t)1 << L : 3 * ((size_t)1 << L) / 2;
     }
@@ -87,6 +90,7 @@ cml_status cml_fft_create(uint32_t N, cml_fft **out) {
     }
     /* every twiddle from its exact angle: no rounding accumulates across j */
     for (unsigned L = 7; L <= f->log2_half; L++) {
+        if (!stage_is_used(L, f->log2_half)) continue;
         const size_t B = (size_t)1 << L;
         double *t = f->stages + f->stage_at[L];
         if (stage_is_radix2(L)) { /* W_B^j, j < B/2: re, then im */

@@ -4,12 +4,10 @@
  * computes on the current ones, a few cache lines at a time: all at once
  * would ask for more lines than the memory system keeps in flight, and stall.
  *
- * A loop over its values in blocks of CML_PREFETCH_BLOCK calls
- * cml_prefetch_block once per block; each call issues the next `step` bytes
- * (whole cache lines) of the stream, never past `end`. NULL: nothing.
- * Whole blocks go as fixed-count inner loops, then the rest on its own: the
- * compiler unrolls and vectorises a fixed count whole, while a variable
- * `min(j0 + 16, len)` bound cost the bootstrap's input pass half again. */
+ * A loop calls cml_prefetch_block once per unit of its work (the
+ * keyswitch: per CML_PREFETCH_BLOCK key words; the bootstrap: per 64-point
+ * block of its transforms, fft.c); each call issues the next `step` bytes
+ * (whole cache lines) of the stream, never past `end`. NULL: nothing. */
 #ifndef CML_RUNTIME_PREFETCH_H
 #define CML_RUNTIME_PREFETCH_H
 

@@ -144,9 +144,10 @@ static void rotate_digit_twist(double *restrict out, const uint64_t *restrict in
 }
 
 /* One digit polynomial's share of the external product: transform the
- * folded, twisted digits in s->digits and multiply them into the Fourier
- * accumulators by the k+1 key polynomials at row (the first share of a
- * CMux overwrites, the others add). */
+ * folded, twisted digits in s->digits (issuing the transform's share of
+ * pf) and multiply them into the Fourier accumulators by the k+1 key
+ * polynomials at row (the first share of a CMux overwrites, the others
+ * add). */
 static void digit_product(const cml_fft *fft, uint32_t k1, const double *row, bool first,
                           pbs_scratch *s, cml_prefetch *pf) {
     const size_t N = fft->N;
@@ -161,10 +162,10 @@ static void digit_product(const cml_fft *fft, uint32_t k1, const double *row, bo
 
 /* Prefetch blocks one CMux issues: those of its k1*l forward and k1
  * inverse transforms. The transforms take most of a CMux's time at an even
- * pace, so the stream goes out evenly; issued in the
- * coefficient passes too, which are much faster per value, it came in
- * bursts and measured slower, and in the products it competes with their
- * own loads (docs/runtime.md). */
+ * pace, so the stream goes out evenly; issued in the coefficient passes
+ * too, which are much faster per value, it came in bursts and measured
+ * slower, and in the products it competes with their own loads
+ * (docs/runtime.md). */
 static size_t cmux_prefetch_blocks(const cml_params *p, const cml_fft *fft) {
     const size_t k1 = p->glwe_dimension + 1;
     return fft->prefetch_blocks * (k1 * p->pbs_level + k1);

@@ -80,8 +80,11 @@ static void test_transform_vs_fftw(void) {
             double e = fabs(x[j] / (double)h - orig[j]);
             if (e > worst_round) worst_round = e;
         }
-        printf("\n    N=%u: against FFTW 2^%.1f, round trip 2^%.1f", N,
-               worst_match > 0 ? log2(worst_match) : -INFINITY, log2(worst_round));
+        if (N <= 4096)
+            printf("\n    N=%u: against FFTW 2^%.1f, round trip 2^%.1f", N, log2(worst_match),
+                   log2(worst_round));
+        else /* the quadratic matching would dominate the suite */
+            printf("\n    N=%u: round trip 2^%.1f", N, log2(worst_round));
         CU_ASSERT(worst_round <= 0x1p-44);
         free(x), free(orig);
     }
